@@ -1,0 +1,45 @@
+# dongbo — the two commands of the README, and their helpers.
+SHELL := /bin/bash
+VENV  ?= .venv
+PY    := $(VENV)/bin/python
+BIN   := $(VENV)/bin
+
+.PHONY: demo test stop lint unit integration venv clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+venv: $(VENV)/.installed  ## create the virtual environment and install dongbo with its dev tools
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+demo: venv  ## stack up, worker, a simulated city day replayed end to end, summary (leaves the stack up)
+	$(BIN)/dongbo stack up
+	$(BIN)/dongbo demo
+
+test: venv lint  ## lint, then every test (starts its own Kafka and Redis on other ports, stops them after)
+	$(BIN)/pytest -q --timeout=600 tests
+
+unit: venv  ## only the tests that need no service
+	$(BIN)/pytest -q tests/unit
+
+integration: venv  ## only the tests against the real Kafka / Redis
+	$(BIN)/pytest -q --timeout=600 tests/integration
+
+lint: venv  ## ruff (lint + format) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy dongbo schemas streams producers sinks monitoring
+
+stop:  ## stop everything the project started (demo worker, demo stack, test stack)
+	-@test -f .stack/worker.pid && kill $$(cat .stack/worker.pid) 2>/dev/null; rm -f .stack/worker.pid
+	-@test -x $(BIN)/dongbo && $(BIN)/dongbo stack down
+	-@test -x $(BIN)/dongbo && DONGBO_STACK_HOME=.stack-test DONGBO_KAFKA_BOOTSTRAP=127.0.0.1:19092 \
+	   DONGBO_REDIS_URL=redis://127.0.0.1:16379/0 $(BIN)/dongbo stack down
+
+clean: stop  ## stop, then remove the stacks' data and the virtual environment
+	rm -rf .stack .stack-test $(VENV)

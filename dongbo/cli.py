@@ -1,0 +1,124 @@
+"""``dongbo``: one command line for every job. Each sub-command has ``--help``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from dongbo.settings import get_settings
+
+app = typer.Typer(
+    name="dongbo",
+    help="dongbo (đồng bộ): one live, trustworthy status for every dossier (hồ sơ) of the city.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+stack_app = typer.Typer(help="The local stack without Docker: Kafka (KRaft) and Redis on loopback.")
+app.add_typer(stack_app, name="stack")
+
+
+def _say(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+def _fail(msg: str, code: int = 1) -> None:
+    typer.secho(f"error: {msg}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code)
+
+
+@stack_app.command("up")
+def stack_up(
+    service: list[str] = typer.Option(None, "--service", "-s", help="only these services (kafka, redis)"),
+) -> None:
+    """Start the stack (idempotent: running services are left alone) and create the topics."""
+    from dongbo import stack
+
+    try:
+        for st in stack.up(get_settings(), _say, service or None):
+            typer.echo(f"{st.name:<8} up    pid {st.pid:<8} {st.address}")
+    except stack.StackError as exc:
+        _fail(str(exc))
+
+
+@stack_app.command("down")
+def stack_down(
+    service: list[str] = typer.Option(None, "--service", "-s", help="only these services"),
+) -> None:
+    """Stop the services this project started (data is kept; `make clean` removes it)."""
+    from dongbo import stack
+
+    stack.down(get_settings(), _say, service or None)
+
+
+@stack_app.command("status")
+def stack_status() -> None:
+    """Say whether each service is up, and how to reach it. Exit code 1 when one is down."""
+    from dongbo import stack
+
+    all_up = True
+    for st in stack.status(get_settings()):
+        state = "up" if st.running else "DOWN"
+        all_up &= st.running
+        pid = str(st.pid) if st.pid else "-"
+        typer.echo(f"{st.name:<8} {state:<5} pid {pid:<8} {st.address:<28} {st.detail}")
+    raise typer.Exit(0 if all_up else 1)
+
+
+@app.command("worker")
+def worker(
+    loglevel: str = typer.Option("info", "--loglevel", "-l", help="debug, info, warning, error"),
+) -> None:
+    """Run the Faust stream worker: normalise, merge, publish the unified state, feed Redis."""
+    from streams.worker import run_worker
+
+    run_worker(get_settings(), loglevel)
+
+
+@app.command("dossier")
+def dossier(
+    dossier_id: str = typer.Argument(..., help="dossier code (mã hồ sơ), e.g. 000.00.15.H17-251125-0001"),
+    as_json: bool = typer.Option(False, "--json", help="print the whole state as JSON"),
+) -> None:
+    """Show one dossier's unified status and what every source system says of it."""
+    import json
+
+    from sinks.lookup import DossierNotFound, render_dossier
+
+    try:
+        doc = render_dossier(get_settings(), dossier_id)
+    except DossierNotFound as exc:
+        _fail(str(exc), code=2)
+        return
+    typer.echo(json.dumps(doc, ensure_ascii=False, indent=2) if as_json else doc["_text"])
+
+
+@app.command("demo")
+def demo(
+    dossiers: int = typer.Option(3000, help="dossiers in the simulated working day"),
+    seed: int = typer.Option(7, help="random seed of the simulation"),
+) -> None:
+    """Replay a simulated working day through the running stack and worker, then print a summary."""
+    from dongbo.demo import run_demo
+
+    run_demo(get_settings(), dossiers=dossiers, seed=seed)
+
+
+# -- sub-commands contributed by other modules (one line each) ---------------------------------
+# (registration block: keep one `_register(...)` line per module)
+
+
+def _register() -> None:
+    pass
+
+
+_register()
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    app()

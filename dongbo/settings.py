@@ -1,0 +1,80 @@
+"""Typed settings, one class per external system, read from ``DONGBO_*`` environment variables.
+
+Everything that differs between a laptop, CI and production is a setting here, never a constant
+buried in code. Policy choices of the domain (cut-off hour, tolerances, ...) live in
+``streams.domain`` settings, not here.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class KafkaSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DONGBO_KAFKA_", extra="ignore")
+
+    bootstrap: str = Field("127.0.0.1:9092", description="host:port of the Kafka broker(s)")
+    partitions: int = Field(12, description="partition count of every dongbo topic")
+    replication: int = Field(1, description="replication factor of every dongbo topic")
+    version: str = Field("4.0.2", description="Apache Kafka version run by the local stack")
+    heap: str = Field("512m", description="broker JVM heap (-Xmx) in the local stack")
+
+    def client_config(self) -> dict[str, str]:
+        """librdkafka keys shared by every confluent-kafka client."""
+        return {"bootstrap.servers": self.bootstrap}
+
+
+class RedisSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DONGBO_REDIS_", extra="ignore")
+
+    url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL used by the sinks and lookups")
+    password: SecretStr | None = Field(None, description="Redis password, when the URL has none")
+
+
+class WorkerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DONGBO_WORKER_", extra="ignore")
+
+    app_id: str = Field("dongbo", description="Faust application id (consumer group, changelog prefix)")
+    data_dir: Path = Field(PROJECT_ROOT / ".stack" / "worker", description="RocksDB tables live here")
+    web_port: int = Field(6066, description="port of the worker's web server (metrics); 0 disables it")
+    topic_prefix: str = Field("", description="prefix for every topic name (tests isolate themselves)")
+
+
+class StackSettings(BaseSettings):
+    """Where the local (no-Docker) stack keeps its jars, data and logs."""
+
+    model_config = SettingsConfigDict(env_prefix="DONGBO_STACK_", extra="ignore")
+
+    home: Path = Field(PROJECT_ROOT / ".stack", description="data, logs and pid files of the local stack")
+    cache: Path = Field(
+        Path.home() / ".cache" / "dongbo", description="Kafka jars fetched once with Maven, reused after"
+    )
+
+
+class PrivacySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DONGBO_PRIVACY_", extra="ignore")
+
+    hmac_key: SecretStr = Field(
+        SecretStr("dongbo-dev-only-key"), description="key of the applicant pseudonymisation HMAC"
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    stack: StackSettings = Field(default_factory=StackSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,373 @@
+"""The local stack without Docker: Apache Kafka (KRaft, from Maven Central jars) and Redis.
+
+Each service runs on loopback, keeps its data, log and pid file under ``<stack home>/<service>/``
+and is started detached so that it outlives the command that started it. ``up`` is idempotent,
+``status`` health-checks, ``down`` stops cleanly (SIGTERM, then SIGKILL after a grace period).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from dongbo.settings import PROJECT_ROOT, Settings
+
+POM = PROJECT_ROOT / "stack" / "kafka" / "pom.xml"
+LOG4J = PROJECT_ROOT / "stack" / "kafka" / "log4j2.properties"
+
+
+class StackError(RuntimeError):
+    """A problem the operator can fix; the message says how."""
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    running: bool
+    pid: int | None
+    address: str
+    detail: str
+
+
+def _split_hostport(hostport: str) -> tuple[str, int]:
+    host, _, port = hostport.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); look at its state.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+        return state != "Z"
+    except OSError:
+        return False
+
+
+class _Service:
+    name = ""
+
+    def __init__(self, settings: Settings, log: Callable[[str], None]) -> None:
+        self.settings = settings
+        self.log = log
+        self.home = settings.stack.home / self.name
+        self.pidfile = self.home / f"{self.name}.pid"
+        self.logfile = self.home / f"{self.name}.log"
+
+    # -- to implement -------------------------------------------------------------------------
+    @property
+    def host_port(self) -> tuple[str, int]:
+        raise NotImplementedError
+
+    @property
+    def address(self) -> str:
+        raise NotImplementedError
+
+    def _command(self) -> list[str]:
+        raise NotImplementedError
+
+    def _prepare(self) -> None:
+        """Install / configure / format before the first start."""
+
+    def _healthy(self) -> tuple[bool, str]:
+        host, port = self.host_port
+        return port_open(host, port), "port answers"
+
+    # -- shared lifecycle ---------------------------------------------------------------------
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if _pid_alive(pid) else None
+
+    def status(self) -> ServiceStatus:
+        pid = self.pid()
+        if pid is None:
+            host, port = self.host_port
+            busy = port_open(host, port)
+            detail = (
+                f"not started by dongbo; port {port} is used by another process" if busy else "stopped"
+            )
+            return ServiceStatus(self.name, False, None, self.address, detail)
+        ok, detail = self._healthy()
+        return ServiceStatus(self.name, ok, pid, self.address, detail if ok else f"starting: {detail}")
+
+    def up(self, timeout: float = 90.0) -> ServiceStatus:
+        if self.pid() is not None:
+            st = self.wait_healthy(timeout)
+            self.log(f"{self.name}: already running (pid {st.pid}) at {self.address}")
+            return st
+        host, port = self.host_port
+        if port_open(host, port):
+            raise StackError(
+                f"{self.name}: port {port} on {host} is already taken by a process dongbo did not start. "
+                f"Stop it, or point dongbo elsewhere (see README, settings)."
+            )
+        self.home.mkdir(parents=True, exist_ok=True)
+        self._prepare()
+        self.log(f"{self.name}: starting, log in {self.logfile}")
+        with open(self.logfile, "ab") as out:
+            proc = subprocess.Popen(
+                self._command(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.home,
+                start_new_session=True,  # outlives `dongbo stack up`, not killed by its Ctrl-C
+            )
+        self.pidfile.write_text(str(proc.pid))
+        st = self.wait_healthy(timeout, proc)
+        self.log(f"{self.name}: up (pid {st.pid}) at {self.address}")
+        return st
+
+    def wait_healthy(self, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> ServiceStatus:
+        deadline = time.monotonic() + timeout
+        detail = ""
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                tail = self._log_tail()
+                raise StackError(f"{self.name} exited with code {proc.returncode}; last log lines:\n{tail}")
+            ok, detail = self._healthy()
+            if ok:
+                return self.status()
+            time.sleep(0.3)
+        raise StackError(
+            f"{self.name} did not become healthy in {timeout:.0f}s ({detail}); see {self.logfile}"
+        )
+
+    def down(self, grace: float = 20.0) -> bool:
+        pid = self.pid()
+        if pid is None:
+            self.pidfile.unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and _pid_alive(pid):
+            time.sleep(0.2)
+        if _pid_alive(pid):
+            self.log(f"{self.name}: did not stop in {grace:.0f}s, killing")
+            os.kill(pid, signal.SIGKILL)
+        self.pidfile.unlink(missing_ok=True)
+        self.log(f"{self.name}: stopped")
+        return True
+
+    def _log_tail(self, n: int = 15) -> str:
+        try:
+            return "\n".join(self.logfile.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return "(no log)"
+
+
+class Kafka(_Service):
+    name = "kafka"
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        return _split_hostport(self.settings.kafka.bootstrap.split(",")[0])
+
+    @property
+    def address(self) -> str:
+        return self.settings.kafka.bootstrap
+
+    @property
+    def libs(self) -> Path:
+        return self.settings.stack.cache / f"kafka-{self.settings.kafka.version}" / "libs"
+
+    def ensure_jars(self) -> Path:
+        marker = self.libs / ".complete"
+        if marker.exists():
+            return self.libs
+        if shutil.which("java") is None:
+            raise StackError("Java is missing: install a JDK 17 (apt-get install openjdk-17-jre-headless).")
+        if shutil.which("mvn") is None:
+            raise StackError("Maven is missing: install it (apt-get install maven) to fetch the Kafka jars.")
+        self.log(f"kafka: fetching Apache Kafka {self.settings.kafka.version} jars from Maven Central (once)")
+        self.libs.mkdir(parents=True, exist_ok=True)
+        cmd = [
+            "mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
+            "-DincludeScope=runtime", f"-DoutputDirectory={self.libs}",
+            f"-Dkafka.version={self.settings.kafka.version}",
+        ]  # fmt: skip
+        res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if res.returncode != 0:
+            raise StackError(f"Maven could not fetch Kafka:\n{res.stdout[-2000:]}{res.stderr[-2000:]}")
+        marker.write_text(self.settings.kafka.version)
+        return self.libs
+
+    def _java(self, *args: str, heap: str = "256m") -> list[str]:
+        return [
+            "java", f"-Xmx{heap}", f"-Xms{heap}" if heap != "256m" else "-Xms64m",
+            "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={LOG4J}", f"-Dkafka.logs.dir={self.home}",
+            "-cp", f"{self.libs}/*", *args,
+        ]  # fmt: skip
+
+    @property
+    def properties(self) -> Path:
+        return self.home / "server.properties"
+
+    def _prepare(self) -> None:
+        self.ensure_jars()
+        host, port = self.host_port
+        ctrl = port + 1
+        data = self.home / "data"
+        self.properties.write_text(
+            "\n".join(
+                [
+                    "# written by dongbo/stack.py; edit the settings, not this file",
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@{host}:{ctrl}",
+                    f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{ctrl}",
+                    f"advertised.listeners=PLAINTEXT://{host}:{port}",
+                    "controller.listener.names=CONTROLLER",
+                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    f"log.dirs={data}",
+                    "offsets.topic.replication.factor=1",
+                    "offsets.topic.num.partitions=12",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "transaction.state.log.num.partitions=4",
+                    "group.initial.rebalance.delay.ms=0",
+                    # dongbo creates every topic itself with the intended partition count: a topic
+                    # auto-created by a producer would have the wrong count (Faust PartitionsMismatch).
+                    "auto.create.topics.enable=false",
+                    f"num.partitions={self.settings.kafka.partitions}",
+                    "log.retention.hours=168",
+                    "log.segment.bytes=67108864",
+                    "num.network.threads=2",
+                    "num.io.threads=4",
+                    "",
+                ]
+            )
+        )
+        if not (data / "meta.properties").exists():
+            # KRaft wants a 16-byte cluster id in unpadded base64url (what `random-uuid` prints).
+            cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            res = subprocess.run(
+                self._java("kafka.tools.StorageTool", "format", "-t", cid, "-c", str(self.properties)),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if res.returncode != 0:
+                raise StackError(f"formatting Kafka storage failed:\n{res.stdout}{res.stderr}")
+
+    def _command(self) -> list[str]:
+        return self._java("kafka.Kafka", str(self.properties), heap=self.settings.kafka.heap)
+
+    def _healthy(self) -> tuple[bool, str]:
+        host, port = self.host_port
+        if not port_open(host, port):
+            return False, "port closed"
+        from confluent_kafka.admin import AdminClient
+
+        try:
+            md = AdminClient({"bootstrap.servers": self.address}).list_topics(timeout=2)
+        except Exception as exc:  # noqa: BLE001 - any client error just means "not ready yet"
+            return False, f"metadata: {exc}"
+        return (len(md.brokers) > 0), f"{len(md.brokers)} broker(s), {len(md.topics)} topic(s)"
+
+
+class Redis(_Service):
+    name = "redis"
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        u = urlparse(self.settings.redis.url)
+        return u.hostname or "127.0.0.1", u.port or 6379
+
+    @property
+    def address(self) -> str:
+        return self.settings.redis.url
+
+    def _binary(self) -> str:
+        found = shutil.which("redis-server")
+        if found:
+            return found
+        if os.geteuid() == 0 and shutil.which("apt-get"):
+            self.log("redis: redis-server is missing, installing the Debian package")
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            subprocess.run(["apt-get", "update", "-qq"], check=False, env=env, capture_output=True)
+            subprocess.run(
+                ["apt-get", "install", "-y", "-qq", "redis-server"], check=False, env=env, capture_output=True
+            )
+            found = shutil.which("redis-server")
+        if not found:
+            raise StackError("redis-server is missing: install it (apt-get install redis-server).")
+        return found
+
+    def _command(self) -> list[str]:
+        host, port = self.host_port
+        return [
+            self._binary(), "--bind", host, "--port", str(port), "--dir", str(self.home),
+            "--daemonize", "no", "--save", "60 1000", "--appendonly", "no", "--protected-mode", "yes",
+        ]  # fmt: skip
+
+    def _prepare(self) -> None:
+        self._binary()
+
+    def _healthy(self) -> tuple[bool, str]:
+        import redis
+
+        try:
+            ok = bool(redis.Redis.from_url(self.address, socket_timeout=1).ping())
+        except redis.RedisError as exc:
+            return False, str(exc)
+        return ok, "PING answered"
+
+
+SERVICES: dict[str, type[_Service]] = {"kafka": Kafka, "redis": Redis}
+
+
+def services(settings: Settings, log: Callable[[str], None], names: list[str] | None = None) -> list[_Service]:
+    chosen = names or list(SERVICES)
+    unknown = [n for n in chosen if n not in SERVICES]
+    if unknown:
+        raise StackError(f"unknown service(s) {unknown}; known: {', '.join(SERVICES)}")
+    return [SERVICES[n](settings, log) for n in chosen]
+
+
+def up(settings: Settings, log: Callable[[str], None], names: list[str] | None = None) -> list[ServiceStatus]:
+    result = [svc.up() for svc in services(settings, log, names)]
+    from dongbo.topics import ensure_topics
+
+    if names is None or "kafka" in names:
+        created = ensure_topics(settings)
+        if created:
+            log(f"kafka: created topics {', '.join(created)}")
+    return result
+
+
+def down(settings: Settings, log: Callable[[str], None], names: list[str] | None = None) -> None:
+    for svc in reversed(services(settings, log, names)):
+        svc.down()
+
+
+def status(settings: Settings, names: list[str] | None = None) -> list[ServiceStatus]:
+    return [svc.status() for svc in services(settings, lambda _m: None, names)]

@@ -1,0 +1,92 @@
+"""Topic names and their creation with the intended partition count.
+
+dongbo creates every topic itself: a table's changelog must have as many partitions as its source
+topic, and a topic auto-created by a producer would get the broker's default count instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dongbo.settings import Settings
+
+# Source systems that have a raw topic ``src.<system>.dossier``. The adapters own their vocabulary.
+SOURCE_SYSTEMS = ("portal", "onestop", "civil", "land", "business", "import")
+
+
+@dataclass(frozen=True)
+class Topics:
+    prefix: str = ""
+
+    def _t(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def source(self, system: str) -> str:
+        return self._t(f"src.{system}.dossier")
+
+    @property
+    def events(self) -> str:
+        return self._t("dossier.events")
+
+    @property
+    def state(self) -> str:
+        return self._t("dossier.state")
+
+    @property
+    def conflicts(self) -> str:
+        return self._t("dossier.conflicts")
+
+    @property
+    def deadlines(self) -> str:
+        return self._t("dossier.deadlines")
+
+    @property
+    def dlq(self) -> str:
+        return self._t("dossier.dlq")
+
+    def all(self) -> dict[str, dict[str, str]]:
+        """Every topic dongbo owns, with its topic-level config."""
+        compacted = {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
+        week = {"retention.ms": str(7 * 24 * 3600 * 1000)}
+        keep = {"retention.ms": str(90 * 24 * 3600 * 1000)}
+        topics: dict[str, dict[str, str]] = {self.source(s): week for s in SOURCE_SYSTEMS}
+        topics.update(
+            {
+                self.events: keep,
+                self.state: compacted,
+                self.conflicts: keep,
+                self.deadlines: keep,
+                self.dlq: keep,
+            }
+        )
+        return topics
+
+
+def topics_for(settings: Settings) -> Topics:
+    return Topics(settings.worker.topic_prefix)
+
+
+def ensure_topics(settings: Settings, extra: dict[str, dict[str, str]] | None = None) -> list[str]:
+    """Create missing topics; return the names created. Existing topics are left as they are."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient(settings.kafka.client_config())
+    wanted = {**topics_for(settings).all(), **(extra or {})}
+    existing = set(admin.list_topics(timeout=10).topics)
+    new = [
+        NewTopic(name, settings.kafka.partitions, settings.kafka.replication, config=config)
+        for name, config in wanted.items()
+        if name not in existing
+    ]
+    if not new:
+        return []
+    created = []
+    for name, fut in admin.create_topics(new, operation_timeout=30).items():
+        try:
+            fut.result()
+            created.append(name)
+        except Exception as exc:
+            # Another process may have created it between list and create: that is fine.
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise
+    return sorted(created)

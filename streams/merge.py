@@ -1,0 +1,173 @@
+"""The merge rule: ``(state, event) -> state``, pure, deterministic, order-insensitive.
+
+An event is applied once (its deterministic ``event_id``); the state is re-derived from the
+event-time-ordered history, so a stale or reordered event never moves a dossier backwards and a
+duplicate never counts twice. ``version`` goes up by one for every visible change.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from streams.model import ENDING, STAGE, Channel, DossierEvent, Status
+from streams.state import DossierState, HistoryEntry, SourceView
+
+# Which system is trusted first for a dossier's attributes and, within a stage, its status.
+# The city one-stop system is where dossiers are received and processed; the national portal
+# mirrors it; ministry systems own their specialised steps. (A setting: see MergePolicy.)
+DEFAULT_PRIORITY = ("onestop", "portal", "civil", "land", "business", "import")
+
+
+@dataclass(frozen=True)
+class MergePolicy:
+    source_priority: tuple[str, ...] = DEFAULT_PRIORITY
+    # stage -> sources whose word wins within that stage, in order (others only when these are silent)
+    stage_authority: dict[int, tuple[str, ...]] = field(default_factory=lambda: {2: ("onestop",)})
+
+    def rank(self, source: str) -> int:
+        try:
+            return self.source_priority.index(source)
+        except ValueError:
+            return len(self.source_priority)
+
+
+DEFAULT_POLICY = MergePolicy()
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    state: DossierState
+    applied: bool  # False: the event had been applied before (duplicate or redelivery)
+    changed: bool  # True: the visible state changed and ``version`` went up
+
+
+def entry_of(event: DossierEvent) -> HistoryEntry:
+    return HistoryEntry(
+        event_id=event.event_id,
+        source=event.source,
+        status=event.status,
+        occurred_at=event.occurred_at,
+        ingested_at=event.ingested_at,
+        seq=event.source_seq,
+        source_status=event.source_status,
+        due_at=event.due_at,
+        overdue=event.overdue,
+        procedure_code=event.procedure_code,
+        unit_code=event.unit_code,
+        channel=event.channel,
+    )
+
+
+def apply_event(
+    state: DossierState | None,
+    event: DossierEvent,
+    now: datetime,
+    policy: MergePolicy = DEFAULT_POLICY,
+) -> MergeResult:
+    base = state if state is not None else DossierState(dossier_id=event.dossier_id)
+    if event.dossier_id != base.dossier_id:
+        raise ValueError(f"event for {event.dossier_id} applied to state of {base.dossier_id}")
+    if any(h.event_id == event.event_id for h in base.history):
+        return MergeResult(base, applied=False, changed=False)
+    history = list(base.history)
+    entry = entry_of(event)
+    bisect.insort(history, entry, key=HistoryEntry.order_key)
+    derived = derive(base, history, policy)
+    changed = derived.visible() != base.visible()
+    if changed:
+        derived = replace(derived, version=base.version + 1, updated_at=now)
+    return MergeResult(derived, applied=True, changed=changed)
+
+
+def _source_order(entries: Sequence[HistoryEntry]) -> list[HistoryEntry]:
+    """A source's own order: its sequence numbers when it has them (robust to its clock), else time."""
+    if all(e.seq is not None for e in entries):
+        return sorted(entries, key=lambda e: (e.seq, e.occurred_at, e.event_id))
+    return sorted(entries, key=HistoryEntry.order_key)
+
+
+def source_views(history: Iterable[HistoryEntry]) -> dict[str, SourceView]:
+    by_source: dict[str, list[HistoryEntry]] = {}
+    for e in history:
+        by_source.setdefault(e.source, []).append(e)
+    views = {}
+    for source, entries in by_source.items():
+        ordered = _source_order(entries)
+        last = ordered[-1]
+        due = next((e.due_at for e in reversed(ordered) if e.due_at is not None), None)
+        overdue = next((e.overdue for e in reversed(ordered) if e.overdue is not None), None)
+        unit = next((e.unit_code for e in reversed(ordered) if e.unit_code), None)
+        views[source] = SourceView(
+            source=source,
+            status=last.status,
+            source_status=last.source_status,
+            last_occurred_at=last.occurred_at,
+            last_seen_at=max(e.ingested_at for e in entries),
+            last_seq=last.seq,
+            due_at=due,
+            overdue=overdue,
+            events=len(entries),
+            unit_code=unit,
+        )
+    return views
+
+
+def unified_status(history: Sequence[HistoryEntry], policy: MergePolicy = DEFAULT_POLICY) -> Status | None:
+    """The furthest stage any source has reached; within it, the authoritative source's latest word."""
+    if not history:
+        return None
+    top = max(STAGE[e.status] for e in history)
+    candidates = [e for e in history if STAGE[e.status] == top]
+    for source in policy.stage_authority.get(top, ()):
+        own = [e for e in candidates if e.source == source]
+        if own:
+            candidates = own
+            break
+    if top == STAGE[Status.REJECTED]:
+        # Terminal exits: the first one ends the dossier (a second, different one is a conflict).
+        return min(candidates, key=HistoryEntry.order_key).status
+    return max(candidates, key=HistoryEntry.order_key).status
+
+
+def _first_time(history: Sequence[HistoryEntry], statuses: frozenset[Status] | set[Status]) -> datetime | None:
+    times = [e.occurred_at for e in history if e.status in statuses]
+    return min(times) if times else None
+
+
+def _preferred(history: Sequence[HistoryEntry], attr: str, policy: MergePolicy) -> object | None:
+    """The value of an attribute from the most trusted source that reports it (its latest report)."""
+    best: tuple[int, int] | None = None
+    value: object | None = None
+    for i, e in enumerate(history):
+        v = getattr(e, attr)
+        if v is None or v == Channel.UNKNOWN:
+            continue
+        key = (-policy.rank(e.source), i)
+        if best is None or key > best:
+            best, value = key, v
+    return value
+
+
+def derive(base: DossierState, history: Sequence[HistoryEntry], policy: MergePolicy = DEFAULT_POLICY) -> DossierState:
+    history = tuple(sorted(history, key=HistoryEntry.order_key))
+    received = [e for e in history if e.status == Status.RECEIVED]
+    own_receipt = [e for e in received if e.source == policy.source_priority[0]]
+    received_at = min(e.occurred_at for e in (own_receipt or received)) if received else None
+    ended_at = _first_time(history, ENDING) or _first_time(history, {Status.RETURNED})
+    channel = _preferred(history, "channel", policy)
+    return replace(
+        base,
+        status=unified_status(history, policy),
+        procedure_code=_preferred(history, "procedure_code", policy),  # type: ignore[arg-type]
+        unit_code=_preferred(history, "unit_code", policy),  # type: ignore[arg-type]
+        channel=channel if isinstance(channel, Channel) else Channel.UNKNOWN,
+        submitted_at=_first_time(history, {Status.SUBMITTED}),
+        received_at=received_at,
+        ended_at=ended_at,
+        last_event_at=history[-1].occurred_at if history else None,
+        sources=source_views(history),
+        history=history,
+    )

@@ -1,0 +1,168 @@
+"""The canonical model: one vocabulary for every source system.
+
+Plain data with no I/O. Times are timezone-aware ``datetime`` objects everywhere in Python; the
+Avro records carry them as ``timestamp-millis`` and the internal JSON as ISO-8601 strings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from enum import StrEnum
+from typing import Any
+
+VN_TZ = timezone(timedelta(hours=7), "ICT")  # Asia/Ho_Chi_Minh has had no DST since 1975
+
+
+class Status(StrEnum):
+    """The canonical lifecycle (DESIGN.md, DOMAIN.md)."""
+
+    SUBMITTED = "SUBMITTED"
+    RECEIVED = "RECEIVED"
+    SUPPLEMENT_REQUESTED = "SUPPLEMENT_REQUESTED"
+    SUPPLEMENT_RECEIVED = "SUPPLEMENT_RECEIVED"
+    FINANCIAL_OBLIGATION = "FINANCIAL_OBLIGATION"
+    IN_PROGRESS = "IN_PROGRESS"
+    TRANSFERRED = "TRANSFERRED"
+    SUSPENDED = "SUSPENDED"
+    RESULT_READY = "RESULT_READY"
+    RETURNED = "RETURNED"
+    REJECTED = "REJECTED"
+    WITHDRAWN = "WITHDRAWN"
+    STOPPED = "STOPPED"
+    CANCELLED = "CANCELLED"
+
+
+class Channel(StrEnum):
+    COUNTER = "COUNTER"
+    ONLINE = "ONLINE"
+    POSTAL = "POSTAL"
+    UNKNOWN = "UNKNOWN"
+
+
+class Outcome(StrEnum):
+    PENDING = "PENDING"
+    ON_TIME = "ON_TIME"
+    ENDED_EARLY = "ENDED_EARLY"
+    OVERDUE = "OVERDUE"
+
+
+# Stage of each status. A dossier's unified status never moves to a lower stage; within the
+# processing stage (2) it may move freely (supplement loops, transfers, suspensions).
+STAGE: dict[Status, int] = {
+    Status.SUBMITTED: 0,
+    Status.RECEIVED: 1,
+    Status.SUPPLEMENT_REQUESTED: 2,
+    Status.SUPPLEMENT_RECEIVED: 2,
+    Status.FINANCIAL_OBLIGATION: 2,
+    Status.IN_PROGRESS: 2,
+    Status.TRANSFERRED: 2,
+    Status.SUSPENDED: 2,
+    Status.RESULT_READY: 3,
+    Status.RETURNED: 4,
+    Status.REJECTED: 5,
+    Status.WITHDRAWN: 5,
+    Status.STOPPED: 5,
+    Status.CANCELLED: 5,
+}
+TERMINAL_EXITS = frozenset({Status.REJECTED, Status.WITHDRAWN, Status.STOPPED, Status.CANCELLED})
+# Statuses that end processing (DOMAIN.md rule 7): the first of them is the end time.
+ENDING = frozenset({Status.RESULT_READY, Status.REJECTED, Status.WITHDRAWN, Status.STOPPED, Status.CANCELLED})
+
+
+def event_id_for(source: str, source_event_id: str) -> str:
+    """Deterministic id: replaying a source's event yields the same id, so it is applied once."""
+    return hashlib.sha256(f"{source}\x1f{source_event_id}".encode()).hexdigest()[:32]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_iso(dt: datetime | None) -> str | None:
+    return None if dt is None else dt.isoformat()
+
+
+def from_iso(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    dt = datetime.fromisoformat(text)
+    if dt.tzinfo is None:
+        raise ValueError(f"timestamp without a UTC offset: {text!r}")
+    return dt
+
+
+@dataclass(frozen=True)
+class DossierEvent:
+    """One change of one dossier, as one source reported it, in the canonical vocabulary."""
+
+    dossier_id: str
+    source: str
+    source_event_id: str
+    status: Status
+    occurred_at: datetime
+    ingested_at: datetime
+    source_seq: int | None = None
+    source_status: str | None = None
+    recorded_at: datetime | None = None
+    procedure_code: str | None = None
+    unit_code: str | None = None
+    channel: Channel = Channel.UNKNOWN
+    due_at: datetime | None = None
+    overdue: bool | None = None
+    applicant_ref: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+    event_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.event_id:
+            object.__setattr__(self, "event_id", event_id_for(self.source, self.source_event_id))
+        for name in ("occurred_at", "ingested_at", "recorded_at", "due_at"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise ValueError(f"{name} must carry a UTC offset (got naive {value!r})")
+
+    def to_record(self) -> dict[str, Any]:
+        """The Avro record (datetimes stay datetimes: fastavro writes timestamp-millis)."""
+        return {
+            "event_id": self.event_id,
+            "dossier_id": self.dossier_id,
+            "source": self.source,
+            "source_event_id": self.source_event_id,
+            "source_seq": self.source_seq,
+            "status": self.status.value,
+            "source_status": self.source_status,
+            "occurred_at": self.occurred_at,
+            "recorded_at": self.recorded_at,
+            "ingested_at": self.ingested_at,
+            "procedure_code": self.procedure_code,
+            "unit_code": self.unit_code,
+            "channel": self.channel.value,
+            "due_at": self.due_at,
+            "overdue": self.overdue,
+            "applicant_ref": self.applicant_ref,
+            "attributes": dict(self.attributes),
+        }
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> DossierEvent:
+        return cls(
+            event_id=rec["event_id"],
+            dossier_id=rec["dossier_id"],
+            source=rec["source"],
+            source_event_id=rec["source_event_id"],
+            source_seq=rec.get("source_seq"),
+            status=Status(rec["status"]),
+            source_status=rec.get("source_status"),
+            occurred_at=rec["occurred_at"],
+            recorded_at=rec.get("recorded_at"),
+            ingested_at=rec["ingested_at"],
+            procedure_code=rec.get("procedure_code"),
+            unit_code=rec.get("unit_code"),
+            channel=Channel(rec.get("channel") or "UNKNOWN"),
+            due_at=rec.get("due_at"),
+            overdue=rec.get("overdue"),
+            applicant_ref=rec.get("applicant_ref"),
+            attributes=dict(rec.get("attributes") or {}),
+        )

@@ -1,0 +1,169 @@
+"""Per-dossier state: every source's view side by side, the unified status, and the history.
+
+The state is a pure function of the set of events applied (see ``streams.merge``): the history is
+kept in event-time order, so late, reordered or repeated events end in the same state as a
+well-behaved feed. Only ``version`` depends on arrival order (it counts visible changes).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from streams.model import Channel, Outcome, Status, from_iso, to_iso
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """The part of a DossierEvent that the state needs to re-derive itself."""
+
+    event_id: str
+    source: str
+    status: Status
+    occurred_at: datetime
+    ingested_at: datetime
+    seq: int | None = None
+    source_status: str | None = None
+    due_at: datetime | None = None
+    overdue: bool | None = None
+    procedure_code: str | None = None
+    unit_code: str | None = None
+    channel: Channel = Channel.UNKNOWN
+
+    def order_key(self) -> tuple[datetime, int, str]:
+        # Event time first; the source's own sequence breaks ties within one source; the id makes
+        # the order total so every worker derives the same state.
+        return (self.occurred_at, self.seq if self.seq is not None else -1, self.event_id)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["status"] = self.status.value
+        d["channel"] = self.channel.value
+        for k in ("occurred_at", "ingested_at", "due_at"):
+            d[k] = to_iso(d[k])
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> HistoryEntry:
+        return cls(
+            event_id=d["event_id"],
+            source=d["source"],
+            status=Status(d["status"]),
+            occurred_at=from_iso(d["occurred_at"]),  # type: ignore[arg-type]
+            ingested_at=from_iso(d["ingested_at"]),  # type: ignore[arg-type]
+            seq=d.get("seq"),
+            source_status=d.get("source_status"),
+            due_at=from_iso(d.get("due_at")),
+            overdue=d.get("overdue"),
+            procedure_code=d.get("procedure_code"),
+            unit_code=d.get("unit_code"),
+            channel=Channel(d.get("channel") or "UNKNOWN"),
+        )
+
+
+@dataclass(frozen=True)
+class SourceView:
+    """What one source system says about the dossier, as of its latest event."""
+
+    source: str
+    status: Status
+    source_status: str | None
+    last_occurred_at: datetime
+    last_seen_at: datetime
+    last_seq: int | None
+    due_at: datetime | None
+    overdue: bool | None
+    events: int
+    unit_code: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "status": self.status.value,
+            "source_status": self.source_status,
+            "last_occurred_at": self.last_occurred_at,
+            "last_seen_at": self.last_seen_at,
+            "last_seq": self.last_seq,
+            "due_at": self.due_at,
+            "overdue": self.overdue,
+            "events": self.events,
+            "unit_code": self.unit_code,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        rec = self.to_record()
+        for k in ("last_occurred_at", "last_seen_at", "due_at"):
+            rec[k] = to_iso(rec[k])
+        return rec
+
+
+@dataclass(frozen=True)
+class DossierState:
+    dossier_id: str
+    version: int = 0
+    status: Status | None = None
+    procedure_code: str | None = None
+    unit_code: str | None = None
+    channel: Channel = Channel.UNKNOWN
+    submitted_at: datetime | None = None
+    received_at: datetime | None = None
+    ended_at: datetime | None = None
+    due_at: datetime | None = None
+    outcome: Outcome = Outcome.PENDING
+    last_event_at: datetime | None = None
+    updated_at: datetime | None = None
+    sources: dict[str, SourceView] = field(default_factory=dict)
+    history: tuple[HistoryEntry, ...] = ()
+
+    # -- views ---------------------------------------------------------------------------------
+    def visible(self) -> dict[str, Any]:
+        """Everything a consumer sees except bookkeeping (version, updated_at, history)."""
+        rec = self.to_record()
+        for k in ("version", "updated_at"):
+            rec.pop(k)
+        return rec
+
+    def to_record(self) -> dict[str, Any]:
+        """The Avro ``DossierState`` record published on ``dossier.state``."""
+        return {
+            "dossier_id": self.dossier_id,
+            "version": self.version,
+            "status": self.status.value if self.status else None,
+            "procedure_code": self.procedure_code,
+            "unit_code": self.unit_code,
+            "channel": self.channel.value,
+            "submitted_at": self.submitted_at,
+            "received_at": self.received_at,
+            "ended_at": self.ended_at,
+            "due_at": self.due_at,
+            "outcome": self.outcome.value,
+            "last_event_at": self.last_event_at,
+            "updated_at": self.updated_at,
+            "sources": {name: view.to_record() for name, view in sorted(self.sources.items())},
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON for humans, Redis and the table (the table keeps the history too)."""
+        rec = self.to_record()
+        for k in ("submitted_at", "received_at", "ended_at", "due_at", "last_event_at", "updated_at"):
+            rec[k] = to_iso(rec[k])
+        rec["sources"] = {name: view.to_json() for name, view in sorted(self.sources.items())}
+        return rec
+
+    def dumps(self) -> bytes:
+        """The table's serialisation: the public JSON plus the history to re-derive from."""
+        doc = self.to_json()
+        doc["history"] = [h.to_json() for h in self.history]
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def loads(cls, raw: bytes) -> DossierState:
+        """Rebuild from ``dumps``: bookkeeping is read back, the rest is re-derived from history."""
+        from streams.merge import derive
+
+        doc = json.loads(raw)
+        history = tuple(HistoryEntry.from_json(h) for h in doc.get("history", []))
+        base = cls(dossier_id=doc["dossier_id"], version=doc["version"], updated_at=from_iso(doc.get("updated_at")))
+        return derive(base, history)
