@@ -1,0 +1,46 @@
+"""Keys of ``DossierEvent.attributes`` the normalisers fill in, shared by every source.
+
+Values are strings (the Avro map is ``string -> string``): booleans ``"true"`` / ``"false"``,
+counts in decimal, times ISO-8601 with the +07:00 offset. A source sets only what it reports:
+a missing key means "not reported", never "false" or "0".
+"""
+
+from __future__ import annotations
+
+PROCEDURE_NAME = "procedure_name"  # TenTTHC
+FIELD_CODE = "field_code"  # MaLinhVuc (lĩnh vực)
+SOURCE_DOSSIER_REF = "source_dossier_ref"  # a ministry system's own dossier number
+SOURCE_CHANNEL = "source_channel"  # the channel code as the source sent it, when not mapped
+STEP_LABEL = "step_label"  # one-stop workflow step label
+HANDLING_DEPARTMENT = "handling_department"
+TRANSFER_TO = "transfer_to"  # agency a liên thông dossier went to
+CIVIL_EVENT_KIND = "civil_event_kind"  # khai_sinh, ket_hon, ...
+
+RECEIVED_AT = "received_at"  # NgayTiepNhan
+PROCESSING_ENDED_AT = "processing_ended_at"  # NgayKetThucXuLy
+RETURNED_AT = "returned_at"  # NgayTra
+
+# Decision 766 indicator 3.6: paid online, and where (portal = national payment platform, local).
+PAID_ONLINE = "paid_online"
+PAYMENT_GATEWAY = "payment_gateway"
+# Indicators 4.2 / 4.3: component documents, digitised, reused from the citizen's data store.
+DOCUMENTS_TOTAL = "documents_total"
+DOCUMENTS_DIGITISED = "documents_digitised"
+DOCUMENTS_REUSED = "documents_reused"
+# Indicator 4.1: electronic result files.
+RESULT_FILES = "result_files"
+RESULT_FILES_SIGNED = "result_files_signed"
+
+# Supplement requests (DOMAIN.md rules 5 and 8: the clock pauses; a second request → overdue
+# in the portal's judgement). The latest request's dates.
+SUPPLEMENT_COUNT = "supplement_count"
+SUPPLEMENT_REQUESTED_AT = "supplement_requested_at"
+SUPPLEMENT_RECEIVED_AT = "supplement_received_at"
+SUPPLEMENT_PREVIOUS_DUE_AT = "supplement_previous_due_at"
+SUPPLEMENT_NEW_DUE_AT = "supplement_new_due_at"
+
+# Apology letters with a new appointment date (DOMAIN.md rule 6: judged late against the date
+# before the first letter, tracked against the newest).
+EXTENSION_COUNT = "extension_count"
+EXTENSION_PREVIOUS_DUE_AT = "extension_previous_due_at"  # before the first letter this event knows
+EXTENSION_NEW_DUE_AT = "extension_new_due_at"  # after the latest letter

@@ -1,0 +1,128 @@
+"""Each source's status and channel vocabulary, kept as data in ``mappings/<system>.yaml``.
+
+The maps are read by people (officials check the Vietnamese meaning of every code), so they are
+YAML beside the code rather than dicts inside it. They are validated when loaded: a canonical name
+that does not exist, a code listed twice, or a code without its meaning fails at start-up, not on
+the first dossier that happens to carry it.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from streams.model import Channel, Status
+from streams.normalise.errors import NormaliseError
+
+MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
+
+
+def code_key(code: object) -> str:
+    """The form codes are compared in: Unicode NFC, case-folded, single spaces.
+
+    Vietnamese text arrives in NFC or NFD and in any case ("Đã tiếp nhận", "ĐÃ TIẾP NHẬN"); those
+    are the same status. Old- and new-style tone placement ("hủy" / "huỷ") are different strings
+    even in NFC, so the YAML lists such spellings as aliases.
+    """
+    text = unicodedata.normalize("NFC", str(code))
+    return " ".join(text.casefold().split())
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys silently; a status map must not."""
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+@dataclass(frozen=True)
+class Entry:
+    code: str  # as written in the YAML
+    target: str  # canonical name
+    meaning: str  # Vietnamese meaning, for officials
+
+
+@dataclass(frozen=True)
+class CodeMap:
+    system: str
+    status_field: str
+    channel_field: str | None
+    statuses: dict[str, Entry]  # by code_key, aliases included
+    channels: dict[str, Entry]
+
+    def status(self, code: object) -> Status:
+        entry = self.statuses.get(code_key(code))
+        if entry is None:
+            raise NormaliseError(
+                "unknown_status",
+                f"{self.system} {self.status_field}={code!r} is not in mappings/{self.system}.yaml",
+            )
+        return Status(entry.target)
+
+    def channel(self, code: object | None) -> Channel:
+        """An unmapped channel is UNKNOWN, not an error: the status still counts."""
+        if code is None:
+            return Channel.UNKNOWN
+        entry = self.channels.get(code_key(code))
+        return Channel.UNKNOWN if entry is None else Channel(entry.target)
+
+    def codes(self) -> list[Entry]:
+        """Every code once (aliases folded into their entry), in file order."""
+        unique: dict[str, Entry] = {}
+        for entry in self.statuses.values():
+            unique.setdefault(entry.code, entry)
+        return list(unique.values())
+
+
+def _entries(system: str, section: str, raw: Any, valid: set[str], target_key: str) -> dict[str, Entry]:
+    if not isinstance(raw, dict) or not raw:
+        raise ValueError(f"mappings/{system}.yaml: '{section}' must be a non-empty mapping")
+    entries: dict[str, Entry] = {}
+    for code, spec in raw.items():
+        if not isinstance(spec, dict) or spec.get(target_key) not in valid:
+            raise ValueError(
+                f"mappings/{system}.yaml {section}.{code}: {target_key} must be one of {sorted(valid)}"
+            )
+        meaning = str(spec.get("meaning") or "").strip()
+        if not meaning:
+            raise ValueError(f"mappings/{system}.yaml {section}.{code}: a meaning is required")
+        entry = Entry(code=str(code), target=spec[target_key], meaning=meaning)
+        for spelling in [code, *spec.get("aliases", [])]:
+            key = code_key(spelling)
+            if key in entries:
+                raise ValueError(f"mappings/{system}.yaml {section}: {spelling!r} is listed twice")
+            entries[key] = entry
+    return entries
+
+
+@cache
+def load_mapping(system: str) -> CodeMap:
+    path = MAPPINGS_DIR / f"{system}.yaml"
+    doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    if doc.get("system") != system:
+        raise ValueError(f"{path}: system is {doc.get('system')!r}, expected {system!r}")
+    channels = doc.get("channels")
+    return CodeMap(
+        system=system,
+        status_field=doc["status_field"],
+        channel_field=doc.get("channel_field"),
+        statuses=_entries(system, "statuses", doc.get("statuses"), {s.value for s in Status}, "status"),
+        channels={}
+        if channels is None
+        else _entries(system, "channels", channels, {c.value for c in Channel}, "channel"),
+    )

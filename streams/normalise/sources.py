@@ -1,0 +1,30 @@
+"""Which raw schema each source system writes, and which source a topic belongs to."""
+
+from __future__ import annotations
+
+import re
+
+from dongbo.topics import SOURCE_SYSTEMS
+from streams.normalise.errors import NormaliseError
+
+# The record every source's adapter writes on ``src.<system>.dossier``. ``import`` carries
+# canonical events: the file importers map an export's columns before publishing.
+RAW_SCHEMAS: dict[str, str] = {
+    "portal": "vn.dongbo.src.portal.HoSoEvent",
+    "onestop": "vn.dongbo.src.onestop.WorkflowStepEvent",
+    "civil": "vn.dongbo.src.civil.HoTichEvent",
+    "land": "vn.dongbo.src.land.DatDaiEvent",
+    "business": "vn.dongbo.src.business.DangKyDoanhNghiepEvent",
+    "import": "vn.dongbo.DossierEvent",
+}
+
+# Any topic prefix (tests isolate themselves with one), then src.<system>.dossier.
+_SOURCE_TOPIC = re.compile(r"(?:^|.*?)src\.([a-z0-9_]+)\.dossier")
+
+
+def source_of_topic(topic: str) -> str:
+    """``"src.portal.dossier"`` (with or without a prefix) → ``"portal"``; else ``unknown_source``."""
+    m = _SOURCE_TOPIC.fullmatch(topic)
+    if m is None or m.group(1) not in SOURCE_SYSTEMS:
+        raise NormaliseError("unknown_source", f"topic {topic!r} is not a source topic src.<system>.dossier")
+    return m.group(1)
