@@ -7,10 +7,11 @@ schema resolution both ways: the new schema must read what the old one wrote (co
 first) and the old one must read what the new one writes (producers upgraded first).
 
 The samples are deterministic and systematic rather than random: sample *k* takes branch
-``k mod n`` of every union and symbol ``k mod n`` of every enum, and arrays and maps of length
-``k mod 3``, so every union branch, every enum symbol and non-empty collections all occur in some
-sample. A random generator would miss a removed enum symbol now and then, and a flaky
-compatibility test is worse than none.
+``k mod n`` of a union and passes ``k div n`` to the chosen branch, takes symbol ``k mod n`` of an
+enum, and makes arrays and maps of length ``k mod 3`` (passing ``k div 3`` to their items). With
+enough samples (``_span``) every union branch and every enum symbol occurs at every position, and
+collections are non-empty. A random generator would miss a removed enum symbol now and then, and a
+flaky compatibility test is worse than none.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from schemas.codec import AVRO_DIR
 PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _MAX_DEPTH = 6  # recursive types (a record holding a list of itself) stop growing here
+_MAX_SAMPLES = 2000  # deeply nested unions multiply; beyond this the check costs more than it finds
 
 
 def load(schema: Any) -> Any:
@@ -46,20 +48,18 @@ class _Sampler:
     """Builds sample *k* of a parsed schema (see the module doc for why it is systematic)."""
 
     def __init__(self, k: int, named: dict[str, Any]) -> None:
-        self.k = k
         self.rng = random.Random(k)
         self.named = named
 
-    def value(self, schema: Any, depth: int = 0) -> Any:
+    def value(self, schema: Any, k: int, depth: int = 0) -> Any:
         if isinstance(schema, list):
-            branches = schema
-            if depth >= _MAX_DEPTH and "null" in branches:
+            if depth >= _MAX_DEPTH and "null" in schema:
                 return None
-            return self.value(branches[self.k % len(branches)], depth)
+            return self.value(schema[k % len(schema)], k // len(schema), depth)
         if isinstance(schema, str):
             if schema in PRIMITIVES:
-                return self._primitive(schema)
-            return self.value(self.named[schema], depth)
+                return self._primitive(schema, k)
+            return self.value(self.named[schema], k, depth)
         kind = schema["type"]
         logical = schema.get("logicalType")
         if logical is not None:
@@ -67,26 +67,26 @@ class _Sampler:
             if sample is not None:
                 return sample
         if kind in ("record", "error"):
-            return {f["name"]: self.value(f["type"], depth + 1) for f in schema["fields"]}
+            return {f["name"]: self.value(f["type"], k, depth + 1) for f in schema["fields"]}
         if kind == "enum":
-            return schema["symbols"][self.k % len(schema["symbols"])]
+            return schema["symbols"][k % len(schema["symbols"])]
         if kind == "fixed":
             return self.rng.randbytes(schema["size"])
         if kind == "array":
-            n = 0 if depth >= _MAX_DEPTH else self.k % 3
-            return [self.value(schema["items"], depth + 1) for _ in range(n)]
+            n = 0 if depth >= _MAX_DEPTH else k % 3
+            return [self.value(schema["items"], k // 3, depth + 1) for _ in range(n)]
         if kind == "map":
-            n = 0 if depth >= _MAX_DEPTH else self.k % 3
-            return {f"key{i}": self.value(schema["values"], depth + 1) for i in range(n)}
-        return self.value(kind, depth)  # {"type": "string"} and the like
+            n = 0 if depth >= _MAX_DEPTH else k % 3
+            return {f"key{i}": self.value(schema["values"], k // 3, depth + 1) for i in range(n)}
+        return self.value(kind, k, depth)  # {"type": "string"} and the like
 
-    def _primitive(self, kind: str) -> Any:
+    def _primitive(self, kind: str, k: int) -> Any:
         r = self.rng
         match kind:
             case "null":
                 return None
             case "boolean":
-                return self.k % 2 == 1
+                return k % 2 == 1
             case "int":
                 return r.randint(-(2**31), 2**31 - 1)
             case "long":
@@ -94,9 +94,9 @@ class _Sampler:
             case "float" | "double":
                 return r.uniform(-1e6, 1e6)
             case "bytes":
-                return r.randbytes(self.k % 5)
+                return r.randbytes(k % 5)
             case _:
-                return "".join(r.choice("abcđêơư 0129") for _ in range(self.k % 7))
+                return "".join(r.choice("abcđêơư 0129") for _ in range(k % 7))
 
     def _logical(self, schema: dict[str, Any], logical: str) -> Any:
         seconds = self.rng.randint(0, 100 * 365 * 86400)
@@ -124,9 +124,9 @@ def samples(schema: Any, count: int | None = None) -> Iterator[Any]:
     """Representative values of a parsed schema; enough of them to cover every branch and symbol."""
     named: dict[str, Any] = {}
     _collect_named(schema, named)
-    n = count if count is not None else max(12, _widest(schema) * 2)
+    n = count if count is not None else min(_MAX_SAMPLES, max(12, _span(schema, named)))
     for k in range(n):
-        yield _Sampler(k, named).value(schema)
+        yield _Sampler(k, named).value(schema, k)
 
 
 def _collect_named(schema: Any, named: dict[str, Any]) -> None:
@@ -145,16 +145,26 @@ def _collect_named(schema: Any, named: dict[str, Any]) -> None:
                 _collect_named(schema[key], named)
 
 
-def _widest(schema: Any) -> int:
-    """The largest number of union branches or enum symbols anywhere in the schema."""
-    if isinstance(schema, list):
-        return max([len(schema), *(_widest(s) for s in schema)])
-    if not isinstance(schema, dict):
+def _span(schema: Any, named: dict[str, Any], depth: int = 0) -> int:
+    """How many samples it takes for every choice at every position to occur.
+
+    A union or collection divides *k* among its choices before passing it down, so the choices
+    nested under it multiply; sibling fields share *k* and take the largest.
+    """
+    if depth > _MAX_DEPTH:
         return 1
-    widths = [len(schema.get("symbols", ()))]
-    widths += [_widest(f["type"]) for f in schema.get("fields", ())]
-    widths += [_widest(schema[key]) for key in ("items", "values") if key in schema]
-    return max(widths)
+    if isinstance(schema, list):
+        return len(schema) * max(_span(s, named, depth) for s in schema)
+    if isinstance(schema, str):
+        return _span(named[schema], named, depth + 1) if schema in named else 2
+    kind = schema.get("type")
+    if kind == "enum":
+        return len(schema["symbols"])
+    if kind in ("record", "error"):
+        return max([1, *(_span(f["type"], named, depth + 1) for f in schema["fields"])])
+    if kind in ("array", "map"):
+        return 3 * _span(schema["items" if kind == "array" else "values"], named, depth + 1)
+    return 2 if kind == "boolean" else 1
 
 
 def _roundtrip(writer: Any, reader: Any, datum: Any) -> None:

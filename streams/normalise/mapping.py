@@ -110,12 +110,13 @@ def _entries(system: str, section: str, raw: Any, valid: set[str], target_key: s
     return entries
 
 
-@cache
-def load_mapping(system: str) -> CodeMap:
-    path = MAPPINGS_DIR / f"{system}.yaml"
-    doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
-    if doc.get("system") != system:
-        raise ValueError(f"{path}: system is {doc.get('system')!r}, expected {system!r}")
+def parse_mapping(system: str, text: str) -> CodeMap:
+    """A mapping file's text → a validated ``CodeMap`` (``ValueError`` / YAML error if it is wrong)."""
+    doc = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no arbitrary objects
+    if not isinstance(doc, dict) or doc.get("system") != system:
+        raise ValueError(f"mappings/{system}.yaml: 'system' must be {system!r}")
+    if not doc.get("status_field"):
+        raise ValueError(f"mappings/{system}.yaml: 'status_field' is required")
     channels = doc.get("channels")
     return CodeMap(
         system=system,
@@ -126,3 +127,8 @@ def load_mapping(system: str) -> CodeMap:
         if channels is None
         else _entries(system, "channels", channels, {c.value for c in Channel}, "channel"),
     )
+
+
+@cache
+def load_mapping(system: str) -> CodeMap:
+    return parse_mapping(system, (MAPPINGS_DIR / f"{system}.yaml").read_text(encoding="utf-8"))
