@@ -44,6 +44,9 @@ class WorkerSettings(BaseSettings):
     data_dir: Path = Field(PROJECT_ROOT / ".stack" / "worker", description="RocksDB tables live here")
     web_port: int = Field(6066, description="port of the worker's web server (metrics); 0 disables it")
     topic_prefix: str = Field("", description="prefix for every topic name (tests isolate themselves)")
+    session_timeout: float = Field(
+        15.0, description="seconds without heartbeat before a dead worker's partitions are reassigned"
+    )
 
 
 class StackSettings(BaseSettings):
@@ -78,3 +81,19 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child process (a worker, a CLI) see these same settings."""
+    return {
+        "DONGBO_KAFKA_BOOTSTRAP": settings.kafka.bootstrap,
+        "DONGBO_KAFKA_PARTITIONS": str(settings.kafka.partitions),
+        "DONGBO_KAFKA_REPLICATION": str(settings.kafka.replication),
+        "DONGBO_REDIS_URL": settings.redis.url,
+        "DONGBO_WORKER_APP_ID": settings.worker.app_id,
+        "DONGBO_WORKER_DATA_DIR": str(settings.worker.data_dir),
+        "DONGBO_WORKER_WEB_PORT": str(settings.worker.web_port),
+        "DONGBO_WORKER_TOPIC_PREFIX": settings.worker.topic_prefix,
+        "DONGBO_STACK_HOME": str(settings.stack.home),
+        "DONGBO_STACK_CACHE": str(settings.stack.cache),
+    }

@@ -1,0 +1,3 @@
+from dongbo.cli import main
+
+main()

@@ -1,0 +1,71 @@
+"""dongbo's own Prometheus metrics, created into a registry that is passed in (tests use a fresh one).
+
+The worker serves them, together with Faust's own sensors, on ``/metrics`` of its web server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# Seconds from a source's event time to the unified state: sync lags are minutes to days.
+LAG_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 86400, 7 * 86400)
+# Seconds spent inside the worker for one event.
+PROCESS_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+
+@dataclass(frozen=True)
+class DongboMetrics:
+    events: Counter
+    state_changes: Counter
+    dead_letters: Counter
+    sink_writes: Counter
+    process_seconds: Histogram
+    event_lag_seconds: Histogram
+    source_last_event: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry, prefix: str = "dongbo") -> DongboMetrics:
+        return cls(
+            events=Counter(
+                f"{prefix}_events",
+                "Canonical events seen by the merge, by source and result (applied, duplicate)",
+                ["source", "result"],
+                registry=registry,
+            ),
+            state_changes=Counter(
+                f"{prefix}_state_changes", "Visible changes of a dossier's unified state", registry=registry
+            ),
+            dead_letters=Counter(
+                f"{prefix}_dead_letters",
+                "Records sent to the dead-letter topic, by stage and reason",
+                ["stage", "reason"],
+                registry=registry,
+            ),
+            sink_writes=Counter(
+                f"{prefix}_sink_writes",
+                "States offered to a sink, by sink and result (written, stale)",
+                ["sink", "result"],
+                registry=registry,
+            ),
+            process_seconds=Histogram(
+                f"{prefix}_process_seconds",
+                "Time to merge one event and publish the state",
+                buckets=PROCESS_BUCKETS,
+                registry=registry,
+            ),
+            event_lag_seconds=Histogram(
+                f"{prefix}_event_lag_seconds",
+                "Event time to ingestion, by source (how late each source syncs)",
+                ["source"],
+                buckets=LAG_BUCKETS,
+                registry=registry,
+            ),
+            source_last_event=Gauge(
+                f"{prefix}_source_last_ingested_timestamp_seconds",
+                "Wall-clock time the last event of each source was ingested (a stalled feed stops moving)",
+                ["source"],
+                registry=registry,
+            ),
+        )

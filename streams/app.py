@@ -1,0 +1,104 @@
+"""The Faust application: topics, tables and the wiring of agents, built from settings.
+
+Built by a factory rather than at import time so that tests (and several workers on one machine)
+can each have their own topics, ports and data folder. Input topics are read as raw bytes and
+decoded by our own code, so that bad input reaches the dead-letter topic instead of crashing the
+agent (Faust's own deserialiser would restart the agent in a loop).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from dongbo.settings import Settings
+from dongbo.topics import Topics, topics_for
+from monitoring.metrics import DongboMetrics
+
+log = logging.getLogger(__name__)
+
+RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+
+
+@dataclass
+class DongboApp:
+    settings: Settings
+    app: faust.App
+    names: Topics
+    registry: CollectorRegistry
+    metrics: DongboMetrics
+    topics: dict[str, faust.TopicT] = field(default_factory=dict)
+    tables: dict[str, faust.TableT] = field(default_factory=dict)
+
+    def topic(self, name: str) -> faust.TopicT:
+        if name not in self.topics:
+            self.topics[name] = self.app.topic(name, partitions=self.settings.kafka.partitions, **RAW)
+        return self.topics[name]
+
+
+def build_app(settings: Settings) -> DongboApp:
+    ws = settings.worker
+    web: dict[str, Any] = (
+        {"web_enabled": True, "web_port": ws.web_port, "web_bind": "127.0.0.1", "web_host": "127.0.0.1"}
+        if ws.web_port
+        else {"web_enabled": False}
+    )
+    app = faust.App(
+        ws.app_id,
+        broker=f"kafka://{settings.kafka.bootstrap}",
+        store="rocksdb://",
+        datadir=str(ws.data_dir),
+        topic_partitions=settings.kafka.partitions,
+        topic_replication_factor=settings.kafka.replication,
+        # At-least-once delivery + idempotent state (event ids) instead of Kafka transactions:
+        # a redelivered event is recognised and not applied twice.
+        processing_guarantee="at_least_once",
+        broker_commit_every=500,
+        broker_commit_interval=1.0,
+        # A killed worker's partitions move to a live one after this long without heartbeats.
+        broker_session_timeout=ws.session_timeout,
+        broker_heartbeat_interval=max(1.0, ws.session_timeout / 5),
+        table_cleanup_interval=30.0,
+        stream_wait_empty=False,
+        consumer_auto_offset_reset="earliest",
+        # Tables and topics hold bytes that our codec reads and writes (see module doc).
+        key_serializer="raw",
+        value_serializer="raw",
+        producer_linger_ms=5,
+        # Faust's own version resets changelogs when bumped: only on purpose.
+        version=1,
+        **web,
+    )
+    registry = CollectorRegistry()
+    dapp = DongboApp(
+        settings=settings,
+        app=app,
+        names=topics_for(settings),
+        registry=registry,
+        metrics=DongboMetrics.create(registry),
+    )
+    if ws.web_port:
+        from faust.sensors.prometheus import setup_prometheus_sensors
+
+        setup_prometheus_sensors(app, pattern="/metrics", registry=registry, name_prefix="faust")
+
+    from sinks.redis_sink import install as install_redis_sink
+    from streams.agents.merge import install as install_merge
+
+    install_merge(dapp)
+    install_redis_sink(dapp)
+    return dapp
+
+
+def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    """Run a worker in this process until it is stopped (SIGTERM / Ctrl-C)."""
+    from dongbo.topics import ensure_topics
+
+    ensure_topics(settings)
+    dapp = build_app(settings)
+    worker = faust.Worker(dapp.app, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()
