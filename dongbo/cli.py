@@ -72,7 +72,7 @@ def worker(
     loglevel: str = typer.Option("info", "--loglevel", "-l", help="debug, info, warning, error"),
 ) -> None:
     """Run the Faust stream worker: normalise, merge, publish the unified state, feed Redis."""
-    from streams.worker import run_worker
+    from streams.app import run_worker
 
     run_worker(get_settings(), loglevel)
 
@@ -92,7 +92,8 @@ def dossier(
     except DossierNotFound as exc:
         _fail(str(exc), code=2)
         return
-    typer.echo(json.dumps(doc, ensure_ascii=False, indent=2) if as_json else doc["_text"])
+    text = doc.pop("_text")
+    typer.echo(json.dumps(doc, ensure_ascii=False, indent=2) if as_json else text)
 
 
 @app.command("demo")
