@@ -112,7 +112,9 @@ def demo(
 
 
 def _register() -> None:
-    pass
+    from dongbo.cli_dlq import register as _r_dlq
+
+    _r_dlq(app)
 
 
 _register()

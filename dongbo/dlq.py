@@ -1,0 +1,99 @@
+"""Operator tools for the dead-letter topic: list, show, replay after a fix."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+from dongbo.settings import Settings
+from dongbo.topics import topics_for
+from producers.publisher import Publisher
+from schemas import codec
+from streams.deadletter import DeadLetter
+
+
+@dataclass(frozen=True)
+class StoredLetter:
+    """A dead letter and where it sits on ``dossier.dlq`` (its id for ``show`` / ``replay``)."""
+
+    partition: int
+    offset: int
+    letter: DeadLetter | None  # None: the DLQ record itself does not decode
+    error: str = ""
+
+    @property
+    def ref(self) -> str:
+        return f"{self.partition}:{self.offset}"
+
+
+def read_dead_letters(settings: Settings, timeout: float = 10.0) -> Iterator[StoredLetter]:
+    """Every record on the DLQ, from the beginning to the end as of now."""
+    topic = topics_for(settings).dlq
+    consumer = Consumer(
+        {
+            **settings.kafka.client_config(),
+            "group.id": f"dongbo-dlq-reader-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
+    try:
+        md = consumer.list_topics(topic, timeout=timeout).topics[topic]
+        parts = []
+        for p in md.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
+            if high > low:
+                parts.append((p, low, high))
+        if not parts:
+            return
+        consumer.assign([TopicPartition(topic, p, low) for p, low, _ in parts])
+        ends = {p: high for p, _, high in parts}
+        while ends:
+            msg = consumer.poll(timeout)
+            if msg is None:
+                break
+            if msg.error():
+                if msg.error().code() == KafkaError._PARTITION_EOF:
+                    ends.pop(msg.partition(), None)
+                    continue
+                raise RuntimeError(str(msg.error()))
+            try:
+                yield StoredLetter(msg.partition(), msg.offset(), DeadLetter.decode(msg.value()))
+            except codec.DecodeError as exc:
+                yield StoredLetter(msg.partition(), msg.offset(), None, str(exc))
+            if msg.offset() + 1 >= ends.get(msg.partition(), 0):
+                ends.pop(msg.partition(), None)
+    finally:
+        consumer.close()
+
+
+def find(settings: Settings, ref: str) -> StoredLetter:
+    try:
+        part, off = (int(x) for x in ref.split(":"))
+    except ValueError:
+        raise ValueError(f"a dead letter is named PARTITION:OFFSET as `dongbo dlq list` prints it, not {ref!r}")
+    for stored in read_dead_letters(settings):
+        if stored.partition == part and stored.offset == off:
+            return stored
+    raise LookupError(f"no dead letter at {ref} (it may have expired; see `dongbo dlq list`)")
+
+
+def replay(settings: Settings, letters: list[StoredLetter]) -> int:
+    """Publish each letter's original bytes again to the topic it came from, with the same key."""
+    n = 0
+    with Publisher(settings) as pub:
+        for stored in letters:
+            letter = stored.letter
+            if letter is None or letter.value is None:
+                continue
+            pub.send(
+                letter.source_topic,
+                letter.key or b"",
+                letter.value,
+                headers={"dongbo-replay-of": f"{topics_for(settings).dlq}/{stored.ref}"},
+            )
+            n += 1
+    return n
