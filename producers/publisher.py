@@ -36,6 +36,9 @@ class Publisher:
             # Idempotence: a retry after a lost ack never duplicates a record, and order per
             # partition is kept (acks=all, bounded in-flight requests are implied).
             "enable.idempotence": True,
+            # The same partitioner as the worker's (aiokafka, Java): murmur2 of the key. With
+            # librdkafka's default (CRC32) one dossier's events would land on two partitions.
+            "partitioner": "murmur2_random",
             "linger.ms": 20,
             "compression.type": "lz4",
             "queue.buffering.max.messages": 200_000,

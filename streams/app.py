@@ -88,7 +88,9 @@ def build_app(settings: Settings) -> DongboApp:
 
     from sinks.redis_sink import install as install_redis_sink
     from streams.agents.merge import install as install_merge
+    from streams.agents.normalise import install as install_normalise
 
+    install_normalise(dapp)
     install_merge(dapp)
     install_redis_sink(dapp)
     return dapp

@@ -1,0 +1,56 @@
+"""The normalise agent: every source's raw topic in, canonical events out, bad input to the DLQ.
+
+Stateless, so it scales with partitions like the merge. The output key is the canonical dossier
+id, whatever key the source used, so every event of one dossier reaches the same merge worker.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from dongbo.topics import SOURCE_SYSTEMS
+from schemas import codec
+from streams.deadletter import DeadLetter
+from streams.model import utcnow
+from streams.normalise.errors import NormaliseError
+from streams.normalise.registry import normalise
+from streams.normalise.sources import source_of_topic
+
+if TYPE_CHECKING:
+    from streams.app import DongboApp
+
+log = logging.getLogger(__name__)
+
+
+def install(dapp: DongboApp) -> None:
+    app, names, metrics = dapp.app, dapp.names, dapp.metrics
+    sources = app.topic(
+        *[names.source(s) for s in SOURCE_SYSTEMS],
+        partitions=dapp.settings.kafka.partitions,
+        key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+    )  # fmt: skip
+    events_topic = dapp.topic(names.events)
+    dlq_topic = dapp.topic(names.dlq)
+
+    @app.agent(sources, name="normalise")
+    async def normalise_agent(stream):  # type: ignore[no-untyped-def]
+        async for event in stream.events():
+            msg = event.message
+            now = utcnow()
+            try:
+                if msg.value is None:
+                    raise NormaliseError("undecodable", "record has no value (tombstone on a source topic)")
+                canonical = normalise(source_of_topic(msg.topic), msg.value, now)
+            except NormaliseError as exc:
+                log.warning("dead letter %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, exc)
+                metrics.dead_letters.labels("normalise", exc.reason).inc()
+                letter = DeadLetter(exc.reason, exc.detail, "normalise", msg.topic, msg.partition,
+                                    msg.offset, msg.key, msg.value, now)  # fmt: skip
+                await dlq_topic.send(key=msg.key, value=letter.encode())
+                continue
+            await events_topic.send(
+                key=canonical.dossier_id.encode(),
+                value=codec.encode("vn.dongbo.DossierEvent", canonical.to_record()),
+                headers={"event_id": canonical.event_id.encode(), "source": canonical.source.encode()},
+            )
