@@ -13,6 +13,7 @@ from datetime import datetime
 
 from streams.model import DossierEvent
 from streams.normalise.base import Fields, make_normaliser
+from streams.normalise.errors import NormaliseError
 
 SYSTEM = "import"
 
@@ -20,7 +21,10 @@ SYSTEM = "import"
 def build(f: Fields, ingested_at: datetime) -> DossierEvent:
     for name in ("dossier_id", "source", "source_event_id"):
         f.required(name)
-    event = DossierEvent.from_record(f.record)
+    try:
+        event = DossierEvent.from_record(f.record)
+    except ValueError as exc:  # a naive time handed in as a dict (bytes always decode offset-aware)
+        raise NormaliseError("bad_timestamp", f"import: {exc}") from exc
     return dataclasses.replace(event, ingested_at=ingested_at, event_id="")  # "" → recomputed
 
 

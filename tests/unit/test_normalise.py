@@ -503,6 +503,12 @@ def test_imported_canonical_events_get_a_fresh_ingestion_time_and_their_determin
     assert (out.dossier_id, out.status, out.occurred_at) == (DOSSIER, S.RECEIVED, T0)
 
 
+def test_an_imported_dict_with_a_naive_time_is_bad_timestamp() -> None:
+    event = DossierEvent(DOSSIER, "portal", "csv-1", S.RECEIVED, occurred_at=T0, ingested_at=T0)
+    record = {**event.to_record(), "occurred_at": datetime(2025, 11, 25, 9, 15)}
+    assert reason_of("import", record) == "bad_timestamp"
+
+
 def test_a_naive_ingestion_time_is_a_bug_not_bad_input() -> None:
     with pytest.raises(ValueError, match="offset"):
         normalise("portal", raw_bytes("portal"), datetime(2025, 11, 25, 9, 20))
@@ -823,3 +829,23 @@ def _round_trip(system: str, payload: dict[str, Any], expected: dict[str, Any]) 
 def test_round_trip(system: str, data: st.DataObject) -> None:
     payload, expected = data.draw(cases(system))
     _round_trip(system, payload, expected)
+
+
+# --- robustness: bad input is a NormaliseError, never a crash of the worker -------------------------
+
+
+@pytest.mark.parametrize("system", SOURCES)
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_corrupted_bytes_are_dead_lettered_not_crashes(system: str, data: st.DataObject) -> None:
+    good = bytearray(raw_bytes(system))
+    body_positions = st.integers(min_value=codec.HEADER_LEN, max_value=len(good) - 1)
+    for position in data.draw(st.lists(body_positions, min_size=1, max_size=4)):
+        good[position] = data.draw(st.integers(min_value=0, max_value=255))
+    cut = data.draw(st.integers(min_value=codec.HEADER_LEN, max_value=len(good)))
+    try:
+        event = normalise(system, bytes(good[:cut]), INGESTED)
+    except NormaliseError as exc:
+        assert exc.reason in REASONS
+    else:
+        assert event.source == system
