@@ -1,0 +1,48 @@
+"""docker-compose.yml cannot run here (no Docker engine): check that it parses and is complete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from dongbo.settings import KafkaSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_names_the_whole_stack():
+    services = compose()["services"]
+    assert {"kafka", "redis", "prometheus", "alertmanager", "grafana", "worker", "simulator"} <= set(services)
+
+
+def test_compose_runs_the_same_kafka_as_the_local_stack_in_kraft_mode():
+    kafka = compose()["services"]["kafka"]
+    assert kafka["image"].endswith(":" + KafkaSettings().version)
+    env = kafka["environment"]
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"  # topics are created with their partition count
+
+
+def test_compose_publishes_ports_on_loopback_only():
+    for name, svc in compose()["services"].items():
+        for port in svc.get("ports", []):
+            assert port.startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
+
+
+def test_files_mounted_by_compose_exist():
+    for name, svc in compose()["services"].items():
+        for vol in svc.get("volumes", []):
+            src = vol.split(":")[0]
+            if src.startswith("./"):
+                assert (ROOT / src).exists(), f"{name} mounts missing {src}"
+
+
+def test_worker_and_simulator_share_the_same_settings():
+    services = compose()["services"]
+    assert services["worker"]["environment"] == services["simulator"]["environment"]
+    assert services["worker"]["environment"]["DONGBO_KAFKA_BOOTSTRAP"] == "kafka:9092"
