@@ -38,12 +38,16 @@ def list_cmd(
         if shown < limit:
             typer.echo(
                 f"{stored.ref:<10} {letter.reason:<17} {letter.stage:<9} "
-                f"{letter.source_topic}[{letter.partition}]@{letter.offset}  {letter.failed_at:%Y-%m-%d %H:%M:%S}"
+                f"{letter.source_topic}[{letter.partition}]@{letter.offset}"
+                f"  {letter.failed_at:%Y-%m-%d %H:%M:%S}"
                 f"  {letter.detail[:80]}"
             )
             shown += 1
     total = sum(counts.values())
-    typer.echo(f"{total} dead letter(s)" + (": " + ", ".join(f"{k} {v}" for k, v in counts.most_common()) if total else ""))
+    typer.echo(
+        f"{total} dead letter(s)"
+        + (": " + ", ".join(f"{k} {v}" for k, v in counts.most_common()) if total else "")
+    )
 
 
 @dlq_app.command("show")

@@ -55,17 +55,19 @@ def read_dead_letters(settings: Settings, timeout: float = 10.0) -> Iterator[Sto
             msg = consumer.poll(timeout)
             if msg is None:
                 break
-            if msg.error():
-                if msg.error().code() == KafkaError._PARTITION_EOF:
-                    ends.pop(msg.partition(), None)
+            err = msg.error()
+            part, off = msg.partition() or 0, msg.offset() or 0
+            if err is not None:
+                if err.code() == KafkaError._PARTITION_EOF:
+                    ends.pop(part, None)
                     continue
-                raise RuntimeError(str(msg.error()))
+                raise RuntimeError(str(err))
             try:
-                yield StoredLetter(msg.partition(), msg.offset(), DeadLetter.decode(msg.value()))
+                yield StoredLetter(part, off, DeadLetter.decode(msg.value() or b""))
             except codec.DecodeError as exc:
-                yield StoredLetter(msg.partition(), msg.offset(), None, str(exc))
-            if msg.offset() + 1 >= ends.get(msg.partition(), 0):
-                ends.pop(msg.partition(), None)
+                yield StoredLetter(part, off, None, str(exc))
+            if off + 1 >= ends.get(part, 0):
+                ends.pop(part, None)
     finally:
         consumer.close()
 
@@ -74,7 +76,9 @@ def find(settings: Settings, ref: str) -> StoredLetter:
     try:
         part, off = (int(x) for x in ref.split(":"))
     except ValueError:
-        raise ValueError(f"a dead letter is named PARTITION:OFFSET as `dongbo dlq list` prints it, not {ref!r}")
+        raise ValueError(
+            f"a dead letter is named PARTITION:OFFSET as `dongbo dlq list` prints it, not {ref!r}"
+        ) from None
     for stored in read_dead_letters(settings):
         if stored.partition == part and stored.offset == off:
             return stored

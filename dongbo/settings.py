@@ -25,7 +25,7 @@ class KafkaSettings(BaseSettings):
     version: str = Field("4.0.2", description="Apache Kafka version run by the local stack")
     heap: str = Field("512m", description="broker JVM heap (-Xmx) in the local stack")
 
-    def client_config(self) -> dict[str, str]:
+    def client_config(self) -> dict[str, str | int | float | bool]:
         """librdkafka keys shared by every confluent-kafka client."""
         return {"bootstrap.servers": self.bootstrap}
 

@@ -109,9 +109,7 @@ class _Service:
         if pid is None:
             host, port = self.host_port
             busy = port_open(host, port)
-            detail = (
-                f"not started by dongbo; port {port} is used by another process" if busy else "stopped"
-            )
+            detail = f"not started by dongbo; port {port} is used by another process" if busy else "stopped"
             return ServiceStatus(self.name, False, None, self.address, detail)
         ok, detail = self._healthy()
         return ServiceStatus(self.name, ok, pid, self.address, detail if ok else f"starting: {detail}")
@@ -345,7 +343,9 @@ class Redis(_Service):
 SERVICES: dict[str, type[_Service]] = {"kafka": Kafka, "redis": Redis}
 
 
-def services(settings: Settings, log: Callable[[str], None], names: list[str] | None = None) -> list[_Service]:
+def services(
+    settings: Settings, log: Callable[[str], None], names: list[str] | None = None
+) -> list[_Service]:
     chosen = names or list(SERVICES)
     unknown = [n for n in chosen if n not in SERVICES]
     if unknown:

@@ -61,10 +61,12 @@ class Publisher:
         self, topic: str, key: str | bytes, value: bytes | None, headers: dict[str, str] | None = None
     ) -> None:
         kb = key.encode() if isinstance(key, str) else key
-        hdrs = [(k, v.encode()) for k, v in (headers or {}).items()]
+        hdrs: list[tuple[str, str | bytes | None]] = [(k, v.encode()) for k, v in (headers or {}).items()]
         while True:
             try:
-                self._producer.produce(topic, value=value, key=kb, headers=hdrs, on_delivery=self._on_delivery)
+                self._producer.produce(
+                    topic, value=value, key=kb, headers=hdrs, on_delivery=self._on_delivery
+                )
                 break
             except BufferError:
                 # Local queue full: serve delivery reports until there is room (backpressure).
@@ -77,7 +79,11 @@ class Publisher:
             topic or self.topics.events,
             event.dossier_id,
             codec.encode("vn.dongbo.DossierEvent", event.to_record()),
-            headers={"event_id": event.event_id, "event_type": "vn.dongbo.DossierEvent", "source": event.source},
+            headers={
+                "event_id": event.event_id,
+                "event_type": "vn.dongbo.DossierEvent",
+                "source": event.source,
+            },
         )
 
     def send_events(self, events: Iterable[DossierEvent], topic: str | None = None) -> int:

@@ -27,7 +27,12 @@ STATUS_VI = {
     "STOPPED": "Dừng xử lý",
     "CANCELLED": "Đã hủy",
 }
-OUTCOME_VI = {"PENDING": "Đang giải quyết", "ON_TIME": "Đúng hạn", "ENDED_EARLY": "Trước hạn", "OVERDUE": "Quá hạn"}
+OUTCOME_VI = {
+    "PENDING": "Đang giải quyết",
+    "ON_TIME": "Đúng hạn",
+    "ENDED_EARLY": "Trước hạn",
+    "OVERDUE": "Quá hạn",
+}
 
 
 class DossierNotFound(LookupError):
@@ -37,7 +42,7 @@ class DossierNotFound(LookupError):
 def get_state(settings: Settings, dossier_id: str, client: Redis | None = None) -> dict[str, Any] | None:
     r = client or Redis.from_url(settings.redis.url)
     raw = r.hget(keys_for(settings).dossier(dossier_id), "json")
-    return None if raw is None else json.loads(raw)  # type: ignore[arg-type]
+    return None if raw is None else json.loads(raw)
 
 
 def _label(status: str | None) -> str:
@@ -55,8 +60,8 @@ def render_dossier(settings: Settings, dossier_id: str) -> dict[str, Any]:
         f"Hồ sơ {doc['dossier_id']}  (version {doc['version']})",
         f"  trạng thái / status : {_label(doc.get('status'))}",
         f"  kết quả / outcome   : {doc.get('outcome')} ({OUTCOME_VI.get(doc.get('outcome') or '', '?')})",
-        f"  thủ tục / procedure : {doc.get('procedure_code') or '-'}   đơn vị / unit: {doc.get('unit_code') or '-'}"
-        f"   kênh / channel: {doc.get('channel')}",
+        f"  thủ tục / procedure : {doc.get('procedure_code') or '-'}"
+        f"   đơn vị / unit: {doc.get('unit_code') or '-'}   kênh / channel: {doc.get('channel')}",
         f"  tiếp nhận / received: {doc.get('received_at') or '-'}   hạn / due: {doc.get('due_at') or '-'}"
         f"   kết thúc / ended: {doc.get('ended_at') or '-'}",
         "  theo từng hệ thống / per source:",

@@ -100,7 +100,7 @@ def state_json(record: dict[str, Any]) -> dict[str, Any]:
             return [conv(x) for x in v]
         return v
 
-    return conv(record)  # type: ignore[no-any-return]
+    return conv(record)
 
 
 def _args(keys: RedisKeys, state: dict[str, Any]) -> tuple[list[str], list[Any]]:
@@ -156,7 +156,7 @@ def install(dapp: DongboApp) -> None:
     sink = AsyncRedisStateSink(client, keys_for(settings))
 
     @dapp.app.agent(dapp.topic(dapp.names.state), name="redis-sink")
-    async def redis_sink(stream):  # type: ignore[no-untyped-def]
+    async def redis_sink(stream):
         # Batches: one pipeline per up to 500 states or 200 ms, whichever comes first.
         async for batch in stream.take(500, within=0.2):
             states = []

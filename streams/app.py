@@ -21,7 +21,12 @@ from monitoring.metrics import DongboMetrics
 
 log = logging.getLogger(__name__)
 
-RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+RAW: dict[str, Any] = {
+    "key_type": bytes,
+    "value_type": bytes,
+    "key_serializer": "raw",
+    "value_serializer": "raw",
+}
 
 
 @dataclass
@@ -32,7 +37,7 @@ class DongboApp:
     registry: CollectorRegistry
     metrics: DongboMetrics
     topics: dict[str, faust.TopicT] = field(default_factory=dict)
-    tables: dict[str, faust.TableT] = field(default_factory=dict)
+    tables: dict[str, Any] = field(default_factory=dict)
 
     def topic(self, name: str) -> faust.TopicT:
         if name not in self.topics:

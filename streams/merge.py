@@ -132,7 +132,9 @@ def unified_status(history: Sequence[HistoryEntry], policy: MergePolicy = DEFAUL
     return max(candidates, key=HistoryEntry.order_key).status
 
 
-def _first_time(history: Sequence[HistoryEntry], statuses: frozenset[Status] | set[Status]) -> datetime | None:
+def _first_time(
+    history: Sequence[HistoryEntry], statuses: frozenset[Status] | set[Status]
+) -> datetime | None:
     times = [e.occurred_at for e in history if e.status in statuses]
     return min(times) if times else None
 
@@ -151,7 +153,9 @@ def _preferred(history: Sequence[HistoryEntry], attr: str, policy: MergePolicy) 
     return value
 
 
-def derive(base: DossierState, history: Sequence[HistoryEntry], policy: MergePolicy = DEFAULT_POLICY) -> DossierState:
+def derive(
+    base: DossierState, history: Sequence[HistoryEntry], policy: MergePolicy = DEFAULT_POLICY
+) -> DossierState:
     history = tuple(sorted(history, key=HistoryEntry.order_key))
     received = [e for e in history if e.status == Status.RECEIVED]
     own_receipt = [e for e in received if e.source == policy.source_priority[0]]

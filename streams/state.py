@@ -165,5 +165,7 @@ class DossierState:
 
         doc = json.loads(raw)
         history = tuple(HistoryEntry.from_json(h) for h in doc.get("history", []))
-        base = cls(dossier_id=doc["dossier_id"], version=doc["version"], updated_at=from_iso(doc.get("updated_at")))
+        base = cls(
+            dossier_id=doc["dossier_id"], version=doc["version"], updated_at=from_iso(doc.get("updated_at"))
+        )
         return derive(base, history)

@@ -69,7 +69,7 @@ def install(dapp: DongboApp) -> None:
         await dlq_topic.send(key=key, value=letter.encode())
 
     @app.agent(dapp.topic(names.events), name="merge")
-    async def merge(stream):  # type: ignore[no-untyped-def]
+    async def merge(stream):
         async for event in stream.events():
             started = time.perf_counter()
             msg = event.message

@@ -34,7 +34,7 @@ def install(dapp: DongboApp) -> None:
     dlq_topic = dapp.topic(names.dlq)
 
     @app.agent(sources, name="normalise")
-    async def normalise_agent(stream):  # type: ignore[no-untyped-def]
+    async def normalise_agent(stream):
         async for event in stream.events():
             msg = event.message
             now = utcnow()

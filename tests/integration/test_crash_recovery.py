@@ -35,7 +35,8 @@ def workload(dossiers: int, seed: int) -> list[DossierEvent]:
                 events.append(
                     DossierEvent(
                         dossier_id=d, source=source, source_event_id=f"{d}-{source}-{j}", source_seq=j,
-                        status=status, occurred_at=t0 + timedelta(minutes=37 * j + (3 if source == "portal" else 0)),
+                        status=status,
+                        occurred_at=t0 + timedelta(minutes=37 * j + (3 if source == "portal" else 0)),
                         ingested_at=utcnow(), unit_code="UNIT", procedure_code="P", channel=Channel.COUNTER,
                     )
                 )  # fmt: skip

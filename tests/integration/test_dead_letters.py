@@ -48,7 +48,10 @@ def test_each_kind_of_bad_record_is_dead_lettered_and_good_events_still_flow(set
         "future_timestamp": (src, encode_raw("portal", future)),
         "unknown_schema": (src, other_schema),
         # straight on the canonical topic: a DossierEvent header with its body cut short
-        "truncated_event": (names.events, codec.MARKER + codec.current("vn.dongbo.DossierEvent").fingerprint + b"\x02"),
+        "truncated_event": (
+            names.events,
+            codec.MARKER + codec.current("vn.dongbo.DossierEvent").fingerprint + b"\x02",
+        ),
     }
     with Publisher(settings) as pub:
         for topic, value in bad.values():

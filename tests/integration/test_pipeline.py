@@ -18,7 +18,9 @@ pytestmark = pytest.mark.integration
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=VN_TZ)
 
 
-def ev(dossier: str, source: str, sid: str, status: Status, minutes: int, seq: int | None = None) -> DossierEvent:
+def ev(
+    dossier: str, source: str, sid: str, status: Status, minutes: int, seq: int | None = None
+) -> DossierEvent:
     return DossierEvent(
         dossier_id=dossier,
         source=source,
@@ -35,9 +37,7 @@ def ev(dossier: str, source: str, sid: str, status: Status, minutes: int, seq: i
 
 def states_of(settings, dossier: str, messages) -> list[dict]:
     return [
-        codec.decode("vn.dongbo.DossierState", m.value())
-        for m in messages
-        if m.key() == dossier.encode()
+        codec.decode("vn.dongbo.DossierState", m.value()) for m in messages if m.key() == dossier.encode()
     ]
 
 
@@ -61,8 +61,10 @@ def test_two_sources_out_of_order_with_duplicate_merge_into_one_state(settings, 
 
     def settled(msgs) -> bool:
         st = states_of(settings, d, msgs)
-        return bool(st) and st[-1]["sources"].get("portal", {}).get("events") == 3 and (
-            st[-1]["sources"].get("onestop", {}).get("events") == 3
+        return (
+            bool(st)
+            and st[-1]["sources"].get("portal", {}).get("events") == 3
+            and (st[-1]["sources"].get("onestop", {}).get("events") == 3)
         )
 
     msgs = read_topic(settings, settings_topic(settings), settled, timeout=60)

@@ -20,7 +20,8 @@ D = "000.00.15.H17-260302-0001"
 def ev(source: str, sid: str, status: Status, minutes: int, seq: int | None = None, **kw) -> DossierEvent:
     return DossierEvent(
         dossier_id=D, source=source, source_event_id=sid, source_seq=seq, status=status,
-        occurred_at=T0 + timedelta(minutes=minutes), ingested_at=T0 + timedelta(minutes=minutes, seconds=5), **kw,
+        occurred_at=T0 + timedelta(minutes=minutes),
+        ingested_at=T0 + timedelta(minutes=minutes, seconds=5), **kw,
     )  # fmt: skip
 
 
@@ -61,7 +62,9 @@ def test_stale_event_never_moves_the_dossier_back():
 
 def test_source_sequence_beats_a_skewed_clock_within_one_source():
     # The source's clock jumped back: seq 2 carries an earlier timestamp than seq 1.
-    state = fold([ev("land", "1", Status.IN_PROGRESS, 100, seq=1), ev("land", "2", Status.RESULT_READY, 50, seq=2)])
+    state = fold(
+        [ev("land", "1", Status.IN_PROGRESS, 100, seq=1), ev("land", "2", Status.RESULT_READY, 50, seq=2)]
+    )
     assert state.sources["land"].status == Status.RESULT_READY
 
 
@@ -86,7 +89,9 @@ def test_supplement_loop_follows_event_time_within_the_processing_stage():
 def test_onestop_is_authoritative_within_the_processing_stage():
     # The portal's clock is ahead: its stale "supplement requested" looks newer than one-stop's
     # "in progress"; within the processing stage the one-stop system's word wins.
-    state = fold([ev("onestop", "1", Status.IN_PROGRESS, 30), ev("portal", "2", Status.SUPPLEMENT_REQUESTED, 40)])
+    state = fold(
+        [ev("onestop", "1", Status.IN_PROGRESS, 30), ev("portal", "2", Status.SUPPLEMENT_REQUESTED, 40)]
+    )
     assert state.status == Status.IN_PROGRESS
 
 
