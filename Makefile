@@ -36,7 +36,6 @@ lint: venv  ## ruff (lint + format) and mypy
 	$(BIN)/mypy dongbo schemas streams producers sinks monitoring
 
 stop:  ## stop everything the project started (demo worker, demo stack, test stack)
-	-@test -f .stack/worker.pid && kill $$(cat .stack/worker.pid) 2>/dev/null; rm -f .stack/worker.pid
 	-@test -x $(BIN)/dongbo && $(BIN)/dongbo stack down
 	-@test -x $(BIN)/dongbo && DONGBO_STACK_HOME=.stack-test DONGBO_KAFKA_BOOTSTRAP=127.0.0.1:19092 \
 	   DONGBO_REDIS_URL=redis://127.0.0.1:16379/0 $(BIN)/dongbo stack down

@@ -47,9 +47,12 @@ def stack_up(
 def stack_down(
     service: list[str] = typer.Option(None, "--service", "-s", help="only these services"),
 ) -> None:
-    """Stop the services this project started (data is kept; `make clean` removes it)."""
+    """Stop the demo worker and the services this project started (data is kept; `make clean` removes it)."""
     from dongbo import stack
+    from dongbo.demo import stop_worker
 
+    if not service and stop_worker(get_settings()):
+        _say("worker: stopped")
     stack.down(get_settings(), _say, service or None)
 
 

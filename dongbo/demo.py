@@ -1,0 +1,112 @@
+"""The demo: a simulated working day of the city replayed through the running stack, then a summary."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+
+import typer
+from redis import Redis
+
+from dongbo.lag import wait_caught_up
+from dongbo.processes import start_worker, wait_ready
+from dongbo.settings import Settings
+from dongbo.stack import _pid_alive
+from dongbo.topics import SOURCE_SYSTEMS, topics_for
+from sinks.redis_sink import keys_for
+
+
+def _say(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+def ensure_worker(settings: Settings) -> int:
+    """Start the demo worker in the background unless one is running; return its pid."""
+    home = settings.stack.home
+    pidfile, logfile = home / "worker.pid", home / "worker.log"
+    try:
+        pid = int(pidfile.read_text())
+        if _pid_alive(pid):
+            _say(f"worker: already running (pid {pid}), log {logfile}")
+            return pid
+    except (OSError, ValueError):
+        pass
+    since = logfile.stat().st_size if logfile.exists() else 0
+    proc = start_worker(settings, logfile)
+    pidfile.write_text(str(proc.pid))
+    _say(f"worker: starting (pid {proc.pid}), log {logfile}")
+    wait_ready(proc, logfile, timeout=120, since=since)
+    _say("worker: ready")
+    return proc.pid
+
+
+def stop_worker(settings: Settings) -> bool:
+    pidfile = settings.stack.home / "worker.pid"
+    try:
+        pid = int(pidfile.read_text())
+    except (OSError, ValueError):
+        return False
+    if _pid_alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            if not _pid_alive(pid):
+                break
+            time.sleep(0.2)
+    pidfile.unlink(missing_ok=True)
+    return True
+
+
+def run_demo(settings: Settings, dossiers: int, seed: int) -> None:
+    from producers.simulator import SimulationConfig, run_simulation
+
+    ensure_worker(settings)
+    truth = settings.stack.home / "demo-truth.jsonl"
+    _say(f"simulate: {dossiers} dossiers of one working day (seed {seed}), truth in {truth}")
+    started = time.monotonic()
+    summary = run_simulation(
+        settings,
+        SimulationConfig(seed=seed, dossiers=dossiers, days=1),
+        truth_path=truth,
+        progress=lambda line: _say(f"simulate: {line}"),
+    )
+    names = topics_for(settings)
+    _say("waiting for the worker to catch up ...")
+    lag = wait_caught_up(
+        settings,
+        settings.worker.app_id,
+        [names.source(s) for s in SOURCE_SYSTEMS] + [names.events, names.state],
+        timeout=600,
+        progress=lambda n: _say(f"  {n} message(s) still to process") if n else None,
+    )
+    elapsed = time.monotonic() - started
+    print_summary(settings, summary, lag, elapsed, truth)
+
+
+def print_summary(settings: Settings, summary: object, lag: int, elapsed: float, truth: Path) -> None:
+    redis = Redis.from_url(settings.redis.url, decode_responses=True)
+    keys = keys_for(settings)
+    stats = redis.hgetall(keys.stats)
+    by_status = Counter({k.split("=", 1)[1]: int(v) for k, v in stats.items() if k.startswith("status=")})
+    by_outcome = Counter({k.split("=", 1)[1]: int(v) for k, v in stats.items() if k.startswith("outcome=")})
+    sample = next(iter(redis.smembers(keys.members("status=RETURNED")) or redis.smembers(keys.members("all"))), "")
+    out = [
+        "",
+        "dongbo demo: a simulated working day, end to end",
+        f"  simulated: {summary}",
+        f"  processed in {elapsed:.1f}s; worker lag now {lag}",
+        f"  dossiers with a unified status in Redis: {int(stats.get('all', 0))}",
+        "  by status: " + ", ".join(f"{k} {v}" for k, v in by_status.most_common() if v),
+        "  by outcome: " + ", ".join(f"{k} {v}" for k, v in by_outcome.most_common() if v),
+        "",
+        "Where to look:",
+        f"  dongbo dossier {sample}            one dossier, every system's view (add --json)",
+        "  dongbo dlq list                      input that could not be used, with the reason",
+        f"  http://127.0.0.1:{settings.worker.web_port}/metrics   the worker's Prometheus metrics",
+        f"  redis-cli -u {settings.redis.url} hgetall {keys.stats}   live statistics",
+        f"  {truth}   the simulator's ground truth",
+        "  make stop                            stop the worker and the stack",
+    ]
+    typer.echo("\n".join(out))
