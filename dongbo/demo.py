@@ -91,7 +91,8 @@ def print_summary(settings: Settings, summary: object, lag: int, elapsed: float,
     stats = redis.hgetall(keys.stats)
     by_status = Counter({k.split("=", 1)[1]: int(v) for k, v in stats.items() if k.startswith("status=")})
     by_outcome = Counter({k.split("=", 1)[1]: int(v) for k, v in stats.items() if k.startswith("outcome=")})
-    sample = next(iter(redis.smembers(keys.members("status=RETURNED")) or redis.smembers(keys.members("all"))), "")
+    returned = redis.smembers(keys.members("status=RETURNED")) or redis.smembers(keys.members("all"))
+    sample = next(iter(returned), "")
     out = [
         "",
         "dongbo demo: a simulated working day, end to end",
