@@ -12,7 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from streams.conflicts import Conflict, ConflictPolicy, detect
 from streams.model import ENDING, STAGE, Channel, DossierEvent, Status
+from streams.pauses import DEFAULT_PAUSING, derive_pauses
 from streams.state import DossierState, HistoryEntry, SourceView
 
 # Which system is trusted first for a dossier's attributes and, within a stage, its status.
@@ -26,6 +28,8 @@ class MergePolicy:
     source_priority: tuple[str, ...] = DEFAULT_PRIORITY
     # stage -> sources whose word wins within that stage, in order (others only when these are silent)
     stage_authority: dict[int, tuple[str, ...]] = field(default_factory=lambda: {2: ("onestop",)})
+    conflicts: ConflictPolicy = field(default_factory=ConflictPolicy)
+    pausing: frozenset[Status] = DEFAULT_PAUSING
 
     def rank(self, source: str) -> int:
         try:
@@ -75,11 +79,26 @@ def apply_event(
     history = list(base.history)
     entry = entry_of(event)
     bisect.insort(history, entry, key=HistoryEntry.order_key)
-    derived = derive(base, history, policy)
+    return _result(base, derive(base, history, policy, as_of=now), now, applied=True)
+
+
+def evaluate(state: DossierState, as_of: datetime, policy: MergePolicy = DEFAULT_POLICY) -> MergeResult:
+    """Re-evaluate the time-dependent parts (conflict tolerances, ...) at ``as_of``, no new event."""
+    return _result(state, derive(state, state.history, policy, as_of=as_of), as_of, applied=False)
+
+
+def _result(base: DossierState, derived: DossierState, now: datetime, applied: bool) -> MergeResult:
     changed = derived.visible() != base.visible()
     if changed:
         derived = replace(derived, version=base.version + 1, updated_at=now)
-    return MergeResult(derived, applied=True, changed=changed)
+    return MergeResult(derived, applied=applied, changed=changed)
+
+
+def conflict_changes(old: DossierState | None, new: DossierState) -> tuple[list[Conflict], list[Conflict]]:
+    """(opened, resolved) between two states of a dossier: each conflict is reported once each way."""
+    before = {c.key: c for c in (old.conflicts if old else ())}
+    after = {c.key: c for c in new.conflicts}
+    return [c for k, c in after.items() if k not in before], [c for k, c in before.items() if k not in after]
 
 
 def _source_order(entries: Sequence[HistoryEntry]) -> list[HistoryEntry]:
@@ -89,13 +108,18 @@ def _source_order(entries: Sequence[HistoryEntry]) -> list[HistoryEntry]:
     return sorted(entries, key=HistoryEntry.order_key)
 
 
-def source_views(history: Iterable[HistoryEntry]) -> dict[str, SourceView]:
-    by_source: dict[str, list[HistoryEntry]] = {}
+def by_source(history: Iterable[HistoryEntry]) -> dict[str, list[HistoryEntry]]:
+    """Each source's entries in that source's own order."""
+    grouped: dict[str, list[HistoryEntry]] = {}
     for e in history:
-        by_source.setdefault(e.source, []).append(e)
+        grouped.setdefault(e.source, []).append(e)
+    return {source: _source_order(entries) for source, entries in grouped.items()}
+
+
+def source_views(history: Iterable[HistoryEntry]) -> dict[str, SourceView]:
     views = {}
-    for source, entries in by_source.items():
-        ordered = _source_order(entries)
+    for source, ordered in by_source(history).items():
+        entries = ordered
         last = ordered[-1]
         due = next((e.due_at for e in reversed(ordered) if e.due_at is not None), None)
         overdue = next((e.overdue for e in reversed(ordered) if e.overdue is not None), None)
@@ -154,9 +178,18 @@ def _preferred(history: Sequence[HistoryEntry], attr: str, policy: MergePolicy) 
 
 
 def derive(
-    base: DossierState, history: Sequence[HistoryEntry], policy: MergePolicy = DEFAULT_POLICY
+    base: DossierState,
+    history: Sequence[HistoryEntry],
+    policy: MergePolicy = DEFAULT_POLICY,
+    as_of: datetime | None = None,
 ) -> DossierState:
+    """Everything but bookkeeping, from the history; time-dependent parts as of ``as_of``."""
     history = tuple(sorted(history, key=HistoryEntry.order_key))
+    as_of = as_of or (history[-1].occurred_at if history else None)
+    sources = source_views(history)
+    grouped = by_source(history)
+    first_seen = {s: min(e.occurred_at for e in entries) for s, entries in grouped.items()}
+    conflicts = detect(sources, first_seen, as_of, policy.conflicts) if as_of else {}
     received = [e for e in history if e.status == Status.RECEIVED]
     own_receipt = [e for e in received if e.source == policy.source_priority[0]]
     received_at = min(e.occurred_at for e in (own_receipt or received)) if received else None
@@ -172,6 +205,9 @@ def derive(
         received_at=received_at,
         ended_at=ended_at,
         last_event_at=history[-1].occurred_at if history else None,
-        sources=source_views(history),
+        sources=sources,
+        pauses=tuple(derive_pauses(grouped, policy.pausing, policy.source_priority)),
+        conflicts=tuple(conflicts[k] for k in sorted(conflicts)),
+        evaluated_at=as_of,
         history=history,
     )

@@ -10,9 +10,13 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streams.model import Channel, Outcome, Status, from_iso, to_iso
+
+if TYPE_CHECKING:
+    from streams.conflicts import Conflict
+    from streams.pauses import Pause
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,11 @@ class DossierState:
     last_event_at: datetime | None = None
     updated_at: datetime | None = None
     sources: dict[str, SourceView] = field(default_factory=dict)
+    pauses: tuple[Pause, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()  # open now, sorted by key
+    # Bookkeeping: the time the state was last evaluated at (time-dependent parts: conflicts,
+    # outcome) and the event history it is derived from. Not part of the published record.
+    evaluated_at: datetime | None = None
     history: tuple[HistoryEntry, ...] = ()
 
     # -- views ---------------------------------------------------------------------------------
@@ -142,6 +151,19 @@ class DossierState:
             "last_event_at": self.last_event_at,
             "updated_at": self.updated_at,
             "sources": {name: view.to_record() for name, view in sorted(self.sources.items())},
+            "pauses": [
+                {"start": p.start, "end": p.end, "reason": p.reason, "source": p.source} for p in self.pauses
+            ],
+            "conflicts": [
+                {
+                    "kind": c.kind,
+                    "systems": list(c.systems),
+                    "detail": c.detail,
+                    "values": dict(c.values),
+                    "since": c.since,
+                }
+                for c in self.conflicts
+            ],
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -150,11 +172,14 @@ class DossierState:
         for k in ("submitted_at", "received_at", "ended_at", "due_at", "last_event_at", "updated_at"):
             rec[k] = to_iso(rec[k])
         rec["sources"] = {name: view.to_json() for name, view in sorted(self.sources.items())}
+        rec["pauses"] = [p.to_json() for p in self.pauses]
+        rec["conflicts"] = [c.to_json() for c in self.conflicts]
         return rec
 
     def dumps(self) -> bytes:
         """The table's serialisation: the public JSON plus the history to re-derive from."""
         doc = self.to_json()
+        doc["evaluated_at"] = to_iso(self.evaluated_at)
         doc["history"] = [h.to_json() for h in self.history]
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -168,4 +193,4 @@ class DossierState:
         base = cls(
             dossier_id=doc["dossier_id"], version=doc["version"], updated_at=from_iso(doc.get("updated_at"))
         )
-        return derive(base, history)
+        return derive(base, history, as_of=from_iso(doc.get("evaluated_at")))

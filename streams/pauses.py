@@ -1,0 +1,79 @@
+"""Clock pauses (DOMAIN.md rule 5) derived from a dossier's history, pure.
+
+A pause starts when a source records a waiting status (supplement requested; financial obligation
+where the procedure says so) and ends at that source's next status that is not waiting. Sources
+do not always record pauses (a known way they disagree): the pauses are taken from the most
+trusted source among those that recorded the most pause episodes, so one system forgetting a
+pause does not erase it, and lagging copies of the same pause are not counted twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from streams.model import Status
+from streams.state import HistoryEntry
+
+DEFAULT_PAUSING = frozenset({Status.SUPPLEMENT_REQUESTED})
+REASONS = {
+    Status.SUPPLEMENT_REQUESTED: "supplement",
+    Status.FINANCIAL_OBLIGATION: "financial_obligation",
+    Status.SUSPENDED: "suspended",
+}
+
+
+@dataclass(frozen=True)
+class Pause:
+    start: datetime
+    end: datetime | None  # None: the clock is stopped now
+    reason: str
+    source: str
+
+    def to_json(self) -> dict[str, str | None]:
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat() if self.end else None,
+            "reason": self.reason,
+            "source": self.source,
+        }
+
+
+def pauses_of_source(entries: Sequence[HistoryEntry], pausing: frozenset[Status]) -> list[Pause]:
+    """Pause episodes in one source's own order of events."""
+    out: list[Pause] = []
+    open_start: HistoryEntry | None = None
+    for e in entries:
+        if open_start is not None and e.status != open_start.status:
+            out.append(
+                Pause(
+                    open_start.occurred_at, e.occurred_at, REASONS.get(open_start.status, "pause"), e.source
+                )
+            )
+            open_start = None
+        if open_start is None and e.status in pausing:
+            open_start = e
+    if open_start is not None:
+        out.append(
+            Pause(open_start.occurred_at, None, REASONS.get(open_start.status, "pause"), open_start.source)
+        )
+    return out
+
+
+def derive_pauses(
+    by_source: Mapping[str, Sequence[HistoryEntry]],
+    pausing: Iterable[Status] = DEFAULT_PAUSING,
+    priority: Sequence[str] = (),
+) -> list[Pause]:
+    """``by_source``: each source's entries in that source's own order."""
+    stops = frozenset(pausing)
+    best: tuple[int, int] | None = None
+    chosen: list[Pause] = []
+    for source, entries in by_source.items():
+        episodes = pauses_of_source(entries, stops)
+        rank = priority.index(source) if source in priority else len(priority)
+        key = (len(episodes), -rank)
+        if episodes and (best is None or key > best):
+            best, chosen = key, episodes
+    return chosen
