@@ -44,6 +44,17 @@ class WorkerSettings(BaseSettings):
     data_dir: Path = Field(PROJECT_ROOT / ".stack" / "worker", description="RocksDB tables live here")
     web_port: int = Field(6066, description="port of the worker's web server (metrics); 0 disables it")
     topic_prefix: str = Field("", description="prefix for every topic name (tests isolate themselves)")
+    sync_tolerance: float = Field(
+        1800.0, description="seconds the one-stop system and the portal may disagree before it is a conflict"
+    )
+    ministry_tolerance: float = Field(
+        3600.0, description="seconds a ministry system may disagree with the others before it is a conflict"
+    )
+    presence_tolerance: float = Field(
+        4 * 3600.0,
+        description="seconds a dossier received in the one-stop system may be absent from the portal",
+    )
+    tick_interval: float = Field(1.0, description="seconds between looks at the due-time index")
     session_timeout: float = Field(
         15.0, description="seconds without heartbeat before a dead worker's partitions are reassigned"
     )
@@ -94,6 +105,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "DONGBO_WORKER_DATA_DIR": str(settings.worker.data_dir),
         "DONGBO_WORKER_WEB_PORT": str(settings.worker.web_port),
         "DONGBO_WORKER_TOPIC_PREFIX": settings.worker.topic_prefix,
+        "DONGBO_WORKER_SYNC_TOLERANCE": str(settings.worker.sync_tolerance),
+        "DONGBO_WORKER_MINISTRY_TOLERANCE": str(settings.worker.ministry_tolerance),
+        "DONGBO_WORKER_PRESENCE_TOLERANCE": str(settings.worker.presence_tolerance),
+        "DONGBO_WORKER_TICK_INTERVAL": str(settings.worker.tick_interval),
         "DONGBO_STACK_HOME": str(settings.stack.home),
         "DONGBO_STACK_CACHE": str(settings.stack.cache),
     }

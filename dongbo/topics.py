@@ -41,6 +41,11 @@ class Topics:
         return self._t("dossier.deadlines")
 
     @property
+    def ticks(self) -> str:
+        """Internal: 'look at this dossier again' from the due-time index to the merge agent."""
+        return self._t("dossier.ticks")
+
+    @property
     def dlq(self) -> str:
         return self._t("dossier.dlq")
 
@@ -57,6 +62,7 @@ class Topics:
                 self.conflicts: keep,
                 self.deadlines: keep,
                 self.dlq: keep,
+                self.ticks: {"retention.ms": str(24 * 3600 * 1000)},
             }
         )
         return topics

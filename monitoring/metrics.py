@@ -24,6 +24,7 @@ class DongboMetrics:
     process_seconds: Histogram
     event_lag_seconds: Histogram
     source_last_event: Gauge
+    conflicts: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry, prefix: str = "dongbo") -> DongboMetrics:
@@ -66,6 +67,12 @@ class DongboMetrics:
                 f"{prefix}_source_last_ingested_timestamp_seconds",
                 "Wall-clock time the last event of each source was ingested (a stalled feed stops moving)",
                 ["source"],
+                registry=registry,
+            ),
+            conflicts=Counter(
+                f"{prefix}_conflicts",
+                "Conflicts between systems opened / resolved, by kind",
+                ["kind", "change"],
                 registry=registry,
             ),
         )

@@ -16,6 +16,7 @@ from streams.model import Channel, Outcome, Status, from_iso, to_iso
 
 if TYPE_CHECKING:
     from streams.conflicts import Conflict
+    from streams.merge import MergePolicy
     from streams.pauses import Pause
 
 
@@ -184,13 +185,14 @@ class DossierState:
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
     @classmethod
-    def loads(cls, raw: bytes) -> DossierState:
-        """Rebuild from ``dumps``: bookkeeping is read back, the rest is re-derived from history."""
-        from streams.merge import derive
+    def loads(cls, raw: bytes, policy: MergePolicy | None = None) -> DossierState:
+        """Rebuild from ``dumps``: bookkeeping is read back, the rest is re-derived from history
+        with the same policy the state was made with (tolerances decide which conflicts are open)."""
+        from streams.merge import DEFAULT_POLICY, derive
 
         doc = json.loads(raw)
         history = tuple(HistoryEntry.from_json(h) for h in doc.get("history", []))
         base = cls(
             dossier_id=doc["dossier_id"], version=doc["version"], updated_at=from_iso(doc.get("updated_at"))
         )
-        return derive(base, history, as_of=from_iso(doc.get("evaluated_at")))
+        return derive(base, history, policy or DEFAULT_POLICY, as_of=from_iso(doc.get("evaluated_at")))

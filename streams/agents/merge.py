@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from schemas import codec
+from streams.conflicts import Conflict, ConflictPolicy
 from streams.deadletter import DeadLetter
-from streams.merge import apply_event
+from streams.merge import DEFAULT_POLICY, MergeResult, apply_event, conflict_changes, evaluate
 from streams.model import DossierEvent, utcnow
 from streams.state import DossierState
+from streams.timers import TimerIndex, state_next_moment
 
 if TYPE_CHECKING:
     from streams.app import DongboApp
@@ -60,6 +63,19 @@ def install(dapp: DongboApp) -> None:
     dapp.tables[TABLE] = table
     state_topic = dapp.topic(names.state)
     dlq_topic = dapp.topic(names.dlq)
+    conflicts_topic = dapp.topic(names.conflicts)
+    ticks_topic = dapp.topic(names.ticks)
+    ws = dapp.settings.worker
+    policy = replace(
+        DEFAULT_POLICY,
+        conflicts=ConflictPolicy(
+            default_tolerance=timedelta(seconds=ws.ministry_tolerance),
+            tolerances={frozenset({"onestop", "portal"}): timedelta(seconds=ws.sync_tolerance)},
+            presence_tolerance=timedelta(seconds=ws.presence_tolerance),
+        ),
+    )
+    timers = TimerIndex()
+    assigned: set[object] = set()
 
     async def dead_letter(msg_topic: str, partition: int, offset: int, key: bytes | None,
                           value: bytes | None, reason: str, detail: str) -> None:  # fmt: skip
@@ -68,11 +84,34 @@ def install(dapp: DongboApp) -> None:
         letter = DeadLetter(reason, detail, "merge", msg_topic, partition, offset, key, value, utcnow())
         await dlq_topic.send(key=key, value=letter.encode())
 
-    @app.agent(dapp.topic(names.events), name="merge")
+    async def publish(key: bytes, old: DossierState | None, result: MergeResult, republish: bool) -> None:
+        new = result.state
+        if result.changed:
+            table[key] = new.dumps()  # assigned back, or it never reaches the changelog
+            metrics.state_changes.inc()
+        if result.changed or republish:
+            await state_topic.send(key=key, value=codec.encode("vn.dongbo.DossierState", new.to_record()))
+        opened, resolved = conflict_changes(old, new)
+        for change, items in (("OPENED", opened), ("RESOLVED", resolved)):
+            for c in items:
+                metrics.conflicts.labels(c.kind, change.lower()).inc()
+                await conflicts_topic.send(key=key, value=conflict_record(new, c, change))
+        timers.schedule(key, state_next_moment(new, policy))
+
+    @app.agent(app.topic(names.events, names.ticks, partitions=dapp.settings.kafka.partitions,
+                         key_type=bytes, value_type=bytes), name="merge")  # fmt: skip
     async def merge(stream):
         async for event in stream.events():
             started = time.perf_counter()
             msg = event.message
+            now = utcnow()
+            if msg.topic == names.ticks:
+                # Time has passed for this dossier: re-evaluate it, no event.
+                raw = table.get(msg.key)
+                if raw is not None:
+                    current = DossierState.loads(raw, policy)
+                    await publish(msg.key, current, evaluate(current, now, policy), republish=False)
+                continue
             decoded = decode_event(msg.key, msg.value)
             if isinstance(decoded, Rejected):
                 await dead_letter(msg.topic, msg.partition, msg.offset, msg.key, msg.value,
@@ -80,22 +119,46 @@ def install(dapp: DongboApp) -> None:
                 continue
             key = decoded.dossier_id.encode()
             raw = table.get(key)
-            state = DossierState.loads(raw) if raw is not None else None
-            now = utcnow()
-            result = apply_event(state, decoded, now)
+            state = DossierState.loads(raw, policy) if raw is not None else None
+            result = apply_event(state, decoded, now, policy)
             metrics.events.labels(decoded.source, "applied" if result.applied else "duplicate").inc()
             metrics.event_lag_seconds.labels(decoded.source).observe(
                 max(0.0, (decoded.ingested_at - decoded.occurred_at).total_seconds())
             )
             metrics.source_last_event.labels(decoded.source).set(now.timestamp())
-            if result.applied:
-                table[key] = result.state.dumps()  # assigned back, or it never reaches the changelog
-            if result.changed:
-                metrics.state_changes.inc()
-            if result.changed or not result.applied:
-                # A redelivered event (after a crash) re-publishes the current state: the first
-                # publication may have been lost with the crash. Sinks keep the highest version.
-                await state_topic.send(
-                    key=key, value=codec.encode("vn.dongbo.DossierState", result.state.to_record())
-                )
+            if result.applied and not result.changed:
+                table[key] = result.state.dumps()  # the history grew although nothing visible changed
+            # A redelivered event (after a crash) re-publishes the current state: the first
+            # publication may have been lost with the crash. Sinks keep the highest version.
+            await publish(key, state, result, republish=not result.applied)
             metrics.process_seconds.observe(time.perf_counter() - started)
+
+    @app.timer(interval=dapp.settings.worker.tick_interval)
+    async def tick() -> None:
+        current = set(app.consumer.assignment()) if app.consumer else set()
+        if current != assigned:
+            # A rebalance: rebuild the index from the states this worker now owns.
+            assigned.clear()
+            assigned.update(current)
+            timers.clear()
+            for key, raw in list(table.items()):
+                timers.schedule(key, state_next_moment(DossierState.loads(raw, policy), policy))
+        for key in timers.pop_due(utcnow()):
+            await ticks_topic.send(key=key, value=b"")
+
+
+def conflict_record(state: DossierState, c: Conflict, change: str) -> bytes:
+    return codec.encode(
+        "vn.dongbo.ConflictEvent",
+        {
+            "dossier_id": state.dossier_id,
+            "change": change,
+            "kind": c.kind,
+            "systems": list(c.systems),
+            "detail": c.detail,
+            "values": dict(c.values),
+            "since": c.since,
+            "at": state.evaluated_at or utcnow(),
+            "state_version": state.version,
+        },
+    )

@@ -1,0 +1,62 @@
+"""The due-time index: when each dossier next needs a look although no event arrives.
+
+Absence is an event: a disagreement outliving its tolerance, a deadline passing. Each worker keeps
+an in-memory heap of (moment, dossier) for the partitions it owns; a Faust timer pops what is due
+and sends a tick keyed by the dossier to the ticks topic, which the merge agent consumes with the
+events (same key, same partition, same owner), so only the stream ever writes the table. The heap
+is rebuilt from the table after every rebalance (each stored state carries its next moment).
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from streams.conflicts import next_moment
+from streams.merge import MergePolicy, by_source
+from streams.state import DossierState
+
+
+def state_next_moment(state: DossierState, policy: MergePolicy) -> datetime | None:
+    """The next time this dossier's state could change with no new event."""
+    first_seen = {s: min(e.occurred_at for e in entries) for s, entries in by_source(state.history).items()}
+    moments = [m for m in [next_moment(state.sources, first_seen, policy.conflicts)] if m is not None]
+    if state.evaluated_at is not None:
+        moments = [m for m in moments if m > state.evaluated_at]
+    return min(moments) if moments else None
+
+
+@dataclass
+class TimerIndex:
+    _heap: list[tuple[float, bytes]] = field(default_factory=list)
+    _due: dict[bytes, float] = field(default_factory=dict)
+
+    def schedule(self, key: bytes, moment: datetime | None) -> None:
+        """Set (or clear, with None) the next moment of a dossier; the last call wins."""
+        if moment is None:
+            self._due.pop(key, None)
+            return
+        ts = moment.timestamp()
+        if self._due.get(key) == ts:
+            return
+        self._due[key] = ts
+        heapq.heappush(self._heap, (ts, key))
+
+    def pop_due(self, now: datetime, limit: int = 10_000) -> list[bytes]:
+        """Dossiers whose moment has come, each once; stale heap entries are skipped."""
+        out: list[bytes] = []
+        now_ts = now.timestamp()
+        while self._heap and self._heap[0][0] <= now_ts and len(out) < limit:
+            ts, key = heapq.heappop(self._heap)
+            if self._due.get(key) == ts:
+                del self._due[key]
+                out.append(key)
+        return out
+
+    def clear(self) -> None:
+        self._heap.clear()
+        self._due.clear()
+
+    def __len__(self) -> int:
+        return len(self._due)
