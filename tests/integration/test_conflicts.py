@@ -66,7 +66,10 @@ def test_each_conflict_kind_opens_once_and_resolves_once(settings, worker):
         ("ABSENT", "missing_in_system", "OPENED"),
     }
     msgs = read_topic(
-        fast_settings, names.conflicts, lambda m: expected_open <= set(conflicts(fast_settings, m)), timeout=60
+        fast_settings,
+        names.conflicts,
+        lambda m: expected_open <= set(conflicts(fast_settings, m)),
+        timeout=60,
     )
     got = conflicts(fast_settings, msgs)
     assert sorted(got) == sorted(expected_open)  # opened once each, nothing else
