@@ -72,5 +72,11 @@ def render_dossier(settings: Settings, dossier_id: str) -> dict[str, Any]:
             f"at {view['last_occurred_at']}  due={view.get('due_at') or '-'}  overdue={view.get('overdue')}"
             f"  events={view['events']}"
         )
+    for p in doc.get("pauses") or []:
+        lines.append(
+            f"  tạm dừng / pause     : {p['start']} → {p.get('end') or 'đang dừng (now)'}  ({p['reason']})"
+        )
+    for c in doc.get("conflicts") or []:
+        lines.append(f"  xung đột / conflict  : {c['kind']}: {c['detail']} (since {c['since']})")
     doc["_text"] = "\n".join(lines)
     return doc
