@@ -17,6 +17,7 @@ from streams.deadletter import DeadLetter
 from streams.merge import DEFAULT_POLICY, MergeResult, apply_event, conflict_changes, evaluate
 from streams.model import DossierEvent, utcnow
 from streams.state import DossierState
+from streams.statecache import StateCache
 from streams.timers import TimerIndex, state_next_moment
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ def install(dapp: DongboApp) -> None:
         ),
     )
     timers = TimerIndex()
+    cache = StateCache(policy=policy)
     assigned: set[object] = set()
 
     async def dead_letter(msg_topic: str, partition: int, offset: int, key: bytes | None,
@@ -86,8 +88,11 @@ def install(dapp: DongboApp) -> None:
 
     async def publish(key: bytes, old: DossierState | None, result: MergeResult, republish: bool) -> None:
         new = result.state
+        if result.changed or result.applied:
+            raw = new.dumps()
+            table[key] = raw  # assigned back, or it never reaches the changelog
+            cache.put(key, raw, new)
         if result.changed:
-            table[key] = new.dumps()  # assigned back, or it never reaches the changelog
             metrics.state_changes.inc()
         if result.changed or republish:
             await state_topic.send(key=key, value=codec.encode("vn.dongbo.DossierState", new.to_record()))
@@ -107,9 +112,8 @@ def install(dapp: DongboApp) -> None:
             now = utcnow()
             if msg.topic == names.ticks:
                 # Time has passed for this dossier: re-evaluate it, no event.
-                raw = table.get(msg.key)
-                if raw is not None:
-                    current = DossierState.loads(raw, policy)
+                current = cache.load(msg.key, table.get(msg.key))
+                if current is not None:
                     await publish(msg.key, current, evaluate(current, now, policy), republish=False)
                 continue
             decoded = decode_event(msg.key, msg.value)
@@ -118,16 +122,13 @@ def install(dapp: DongboApp) -> None:
                                   decoded.reason, decoded.detail)  # fmt: skip
                 continue
             key = decoded.dossier_id.encode()
-            raw = table.get(key)
-            state = DossierState.loads(raw, policy) if raw is not None else None
+            state = cache.load(key, table.get(key))
             result = apply_event(state, decoded, now, policy)
             metrics.events.labels(decoded.source, "applied" if result.applied else "duplicate").inc()
             metrics.event_lag_seconds.labels(decoded.source).observe(
                 max(0.0, (decoded.ingested_at - decoded.occurred_at).total_seconds())
             )
             metrics.source_last_event.labels(decoded.source).set(now.timestamp())
-            if result.applied and not result.changed:
-                table[key] = result.state.dumps()  # the history grew although nothing visible changed
             # A redelivered event (after a crash) re-publishes the current state: the first
             # publication may have been lost with the crash. Sinks keep the highest version.
             await publish(key, state, result, republish=not result.applied)
