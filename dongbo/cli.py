@@ -118,6 +118,9 @@ def _register() -> None:
     from dongbo.cli_dlq import register as _r_dlq
 
     _r_dlq(app)
+    from dongbo.cli_import import register as _r_import
+
+    _r_import(app)
 
 
 _register()
