@@ -102,7 +102,7 @@ def _construct_node(loader: yaml.SafeLoader, node: yaml.MappingNode) -> _Node:
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_node)
 # Dates stay text until _as_date reads them: YAML's own reading of 2025-13-01 fails without a line.
-_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_scalar)
+_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda _loader, node: str(node.value))
 
 
 class _Checker:

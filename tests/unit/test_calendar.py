@@ -63,7 +63,7 @@ def test_working_days_and_reasons(day: date, working: bool, reason_part: str | N
     if working:
         assert reason is None
     else:
-        assert reason is not None and reason_part in reason
+        assert reason is not None and reason_part is not None and reason_part in reason
 
 
 def test_culture_day_behind_its_setting() -> None:
