@@ -121,6 +121,9 @@ def _register() -> None:
     from dongbo.cli_import import register as _r_import
 
     _r_import(app)
+    from dongbo.cli_domain import register as _r_domain
+
+    _r_domain(app)
 
 
 _register()

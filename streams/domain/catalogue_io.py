@@ -405,10 +405,20 @@ def packaged_catalogue_path() -> Path:
     return Path(str(resources.files("streams.domain").joinpath("data/catalogue.yaml")))
 
 
-@lru_cache(maxsize=4)
 def cached_catalogue(path: Path | None = None) -> Catalogue:
-    """The catalogue at ``path`` (the packaged one by default), read once per process."""
-    return load_catalogue(path or packaged_catalogue_path())
+    """The catalogue at ``path`` (the packaged one by default), read again only when the file
+    changes (``dongbo catalogue load`` replaces it)."""
+    path = path or packaged_catalogue_path()
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise CatalogueError([Problem(str(path), None, "file", f"cannot be read: {exc}")]) from None
+    return _cached(path, st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=8)
+def _cached(path: Path, _mtime_ns: int, _size: int) -> Catalogue:
+    return load_catalogue(path)
 
 
 def _limit_doc(limit: Limit) -> dict[str, Any]:

@@ -96,13 +96,17 @@ class DueComputation:
             "received_at": iso(self.received_at),
             "receipt_at": iso(self.receipt_at),
             "base_due_at": iso(self.base_due_at),
-            "limit": {"value": self.limit.value, "unit": self.limit.unit.value},
+            "limit": {"value": _number(self.limit.value), "unit": self.limit.unit.value},
             "paused_seconds": self.paused.total_seconds(),
             "clock_stopped": self.clock_stopped,
             "provisional": self.provisional,
             "extended_due_at": iso(self.extended_due_at),
             "steps": list(self.steps),
         }
+
+
+def _number(value: float) -> int | float:
+    return int(value) if value == int(value) else value
 
 
 # -- rule 3: receipt ----------------------------------------------------------------------------
