@@ -95,7 +95,7 @@ class Mapping:
     end_status: Status = Status.RESULT_READY
     channels: dict[str, Channel] = field(default_factory=dict)  # by code_key of the raw value
     units: dict[str, str] = field(default_factory=dict)  # by code_key of the raw value
-    _memo: dict[str, Status | None] = field(default_factory=dict, repr=False)
+    _memo: dict[str, tuple[bool, Status | None]] = field(default_factory=dict, repr=False, compare=False)
 
     def column(self, role: str) -> str | None:
         return self.columns.get(role)
@@ -103,16 +103,14 @@ class Mapping:
     def status_for(self, activity: str) -> tuple[bool, Status | None]:
         """``(matched, status)``: the first rule that matches wins; ``status`` None means skip.
 
-        Memoised: an export has a few dozen activity names and millions of rows.
+        Memoised, misses too: an export has a few dozen activity names and millions of rows.
         """
-        if activity in self._memo:
-            status = self._memo[activity]
-            return True, status
-        for rule in self.statuses:
-            if rule.matches(activity):
-                self._memo[activity] = rule.status
-                return True, rule.status
-        return False, self.default_status
+        hit = self._memo.get(activity)
+        if hit is None:
+            rule = next((r for r in self.statuses if r.matches(activity)), None)
+            hit = (True, rule.status) if rule is not None else (False, self.default_status)
+            self._memo[activity] = hit
+        return hit
 
     def channel_for(self, raw: str) -> Channel | None:
         """The canonical channel, or None when the map does not know the value."""
@@ -140,6 +138,12 @@ def _status(where: str, key: str, value: Any, *, allow_skip: bool = False) -> St
     except ValueError:
         allowed = sorted(s.value for s in Status) + ([SKIP] if allow_skip else [])
         raise _err(where, key, f"{value!r} is not one of {', '.join(allowed)}") from None
+
+
+def _required_status(where: str, key: str, value: Any) -> Status:
+    status = _status(where, key, value)
+    assert status is not None  # without allow_skip, _status returns a Status or raises
+    return status
 
 
 def _dict(where: str, key: str, value: Any) -> dict[Any, Any]:
@@ -260,7 +264,7 @@ def parse_mapping(text: str, where: str = "mapping") -> Mapping:
     start_status: dict[Channel, Status] = {}
     for ch, st in start_raw.items():
         channel = _channel(where, f"start_status.{ch}", ch)
-        start_status[channel] = _status(where, f"start_status.{ch}", st) or Status.RECEIVED
+        start_status[channel] = _required_status(where, f"start_status.{ch}", st)
 
     attributes, case_attributes = (
         {
@@ -292,7 +296,7 @@ def parse_mapping(text: str, where: str = "mapping") -> Mapping:
         statuses=_rules(where, doc.get("statuses")),
         default_status=_status(where, "default_status", doc.get("default_status", SKIP), allow_skip=True),
         start_status=start_status,
-        end_status=_status(where, "end_status", doc.get("end_status", "RESULT_READY")) or Status.RESULT_READY,
+        end_status=_required_status(where, "end_status", doc.get("end_status", "RESULT_READY")),
         channels=_value_map(where, "channels", doc.get("channels"), lambda k, v: _channel(where, k, v)),
         units=_value_map(where, "units", doc.get("units"), lambda k, v: _str(where, k, v)),
     )

@@ -544,6 +544,11 @@ def test_a_minimal_mapping_has_safe_defaults() -> None:
         (MINIMAL + "channels: {Web: ONLINE, web: ONLINE}\n", "channels.web"),
         (MINIMAL + "start_status: {ONLINE: SUBMITTED}\n", "start_status"),
         (MINIMAL.replace("t}", "t, start_date: s}") + "start_status: {WEB: SUBMITTED}\n", "start_status.WEB"),
+        (
+            MINIMAL.replace("t}", "t, start_date: s}") + "start_status: {ONLINE: skip}\n",
+            "start_status.ONLINE",
+        ),
+        (MINIMAL + "end_status: DONE\n", "end_status"),
         (MINIMAL + "time: {naive_offset: '7'}\n", "time.naive_offset"),
         (MINIMAL + "time: {format: 'dd/mm/yyyy'}\n", "time.format"),
         (MINIMAL + "time: {zone: UTC}\n", "time"),
