@@ -124,6 +124,7 @@ def _register() -> None:
     from dongbo.cli_domain import register as _r_domain
 
     _r_domain(app)
+    from dongbo.cli_simulate import register as _r_sim; _r_sim(app)  # noqa: E702, I001  # fmt: skip
 
 
 _register()
