@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +54,9 @@ class WorkerSettings(BaseSettings):
     presence_tolerance: float = Field(
         4 * 3600.0,
         description="seconds a dossier received in the one-stop system may be absent from the portal",
+    )
+    clock: Literal["wall", "stream"] = Field(
+        "wall", description="wall: live; stream: time is each partition's latest event time (replays)"
     )
     tick_interval: float = Field(1.0, description="seconds between looks at the due-time index")
     session_timeout: float = Field(
@@ -109,6 +113,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "DONGBO_WORKER_MINISTRY_TOLERANCE": str(settings.worker.ministry_tolerance),
         "DONGBO_WORKER_PRESENCE_TOLERANCE": str(settings.worker.presence_tolerance),
         "DONGBO_WORKER_TICK_INTERVAL": str(settings.worker.tick_interval),
+        "DONGBO_WORKER_CLOCK": settings.worker.clock,
         "DONGBO_STACK_HOME": str(settings.stack.home),
         "DONGBO_STACK_CACHE": str(settings.stack.cache),
     }

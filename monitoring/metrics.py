@@ -25,6 +25,7 @@ class DongboMetrics:
     event_lag_seconds: Histogram
     source_last_event: Gauge
     conflicts: Counter
+    alerts: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry, prefix: str = "dongbo") -> DongboMetrics:
@@ -73,6 +74,12 @@ class DongboMetrics:
                 f"{prefix}_conflicts",
                 "Conflicts between systems opened / resolved, by kind",
                 ["kind", "change"],
+                registry=registry,
+            ),
+            alerts=Counter(
+                f"{prefix}_deadline_alerts",
+                "Deadline alerts fired (received_late, near_deadline, overdue)",
+                ["kind"],
                 registry=registry,
             ),
         )

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from streams.conflicts import Conflict, ConflictPolicy, detect
-from streams.model import ENDING, STAGE, Channel, DossierEvent, Status
+from streams.legal import ALERT_KINDS, LegalRules, due_alerts, legal_view
+from streams.model import ENDING, STAGE, Channel, DossierEvent, Status, from_iso
+from streams.normalise.attrs import EXTENSION_NEW_DUE_AT
 from streams.pauses import DEFAULT_PAUSING, derive_pauses
 from streams.state import DossierState, HistoryEntry, SourceView
 
@@ -29,7 +31,8 @@ class MergePolicy:
     # stage -> sources whose word wins within that stage, in order (others only when these are silent)
     stage_authority: dict[int, tuple[str, ...]] = field(default_factory=lambda: {2: ("onestop",)})
     conflicts: ConflictPolicy = field(default_factory=ConflictPolicy)
-    pausing: frozenset[Status] = DEFAULT_PAUSING
+    pausing: frozenset[Status] = DEFAULT_PAUSING  # when there are no legal rules
+    rules: LegalRules | None = None  # None: no legal due times (tests of the merge alone)
 
     def rank(self, source: str) -> int:
         try:
@@ -62,7 +65,16 @@ def entry_of(event: DossierEvent) -> HistoryEntry:
         procedure_code=event.procedure_code,
         unit_code=event.unit_code,
         channel=event.channel,
+        extended_due_at=_extension(event),
     )
+
+
+def _extension(event: DossierEvent) -> datetime | None:
+    text = event.attributes.get(EXTENSION_NEW_DUE_AT)
+    try:
+        return from_iso(text) if text else None
+    except ValueError:
+        return None
 
 
 def apply_event(
@@ -92,6 +104,12 @@ def _result(base: DossierState, derived: DossierState, now: datetime, applied: b
     if changed:
         derived = replace(derived, version=base.version + 1, updated_at=now)
     return MergeResult(derived, applied=applied, changed=changed)
+
+
+def new_alerts(old: DossierState | None, new: DossierState) -> list[str]:
+    """Deadline alerts that fired between two states of a dossier."""
+    before = set(old.alerts if old else ())
+    return [a for a in new.alerts if a not in before]
 
 
 def conflict_changes(old: DossierState | None, new: DossierState) -> tuple[list[Conflict], list[Conflict]]:
@@ -194,20 +212,47 @@ def derive(
     own_receipt = [e for e in received if e.source == policy.source_priority[0]]
     received_at = min(e.occurred_at for e in (own_receipt or received)) if received else None
     ended_at = _first_time(history, ENDING) or _first_time(history, {Status.RETURNED})
-    channel = _preferred(history, "channel", policy)
+    channel_v = _preferred(history, "channel", policy)
+    channel = channel_v if isinstance(channel_v, Channel) else Channel.UNKNOWN
+    procedure_code: str | None = _preferred(history, "procedure_code", policy)  # type: ignore[assignment]
+    unit_code: str | None = _preferred(history, "unit_code", policy)  # type: ignore[assignment]
+    submitted_at = _first_time(history, {Status.SUBMITTED})
+    rules = policy.rules
+    version = rules.version(procedure_code, received_at) if rules else None
+    pausing = rules.pausing(version) if rules else policy.pausing
+    pauses = tuple(derive_pauses(grouped, pausing, policy.source_priority))
+    extended: datetime | None = _preferred(history, "extended_due_at", policy)  # type: ignore[assignment]
+    legal_fields: dict[str, object] = {}
+    if rules is not None:
+        legal = legal_view(
+            rules, version, unit_code=unit_code, channel=channel, submitted_at=submitted_at,
+            received_at=received_at, ended_at=ended_at, pauses=pauses, extended_due_at=extended, as_of=as_of,
+        )  # fmt: skip
+        fired = frozenset(base.alerts)
+        newly = due_alerts(
+            rules, legal, unit_code=unit_code, ended=ended_at is not None, as_of=as_of, fired=fired
+        )
+        legal_fields = {
+            "due_at": legal.due_at,
+            "extended_due_at": legal.extended_due_at,
+            "outcome": legal.outcome,
+            "received_late": legal.received_late,
+            "alerts": base.alerts + tuple(k for k in ALERT_KINDS if k in newly),
+        }
     return replace(
         base,
         status=unified_status(history, policy),
-        procedure_code=_preferred(history, "procedure_code", policy),  # type: ignore[arg-type]
-        unit_code=_preferred(history, "unit_code", policy),  # type: ignore[arg-type]
-        channel=channel if isinstance(channel, Channel) else Channel.UNKNOWN,
-        submitted_at=_first_time(history, {Status.SUBMITTED}),
+        procedure_code=procedure_code,
+        unit_code=unit_code,
+        channel=channel,
+        submitted_at=submitted_at,
         received_at=received_at,
         ended_at=ended_at,
         last_event_at=history[-1].occurred_at if history else None,
         sources=sources,
-        pauses=tuple(derive_pauses(grouped, policy.pausing, policy.source_priority)),
+        pauses=pauses,
         conflicts=tuple(conflicts[k] for k in sorted(conflicts)),
         evaluated_at=as_of,
         history=history,
+        **legal_fields,  # type: ignore[arg-type]
     )

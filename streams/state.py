@@ -36,6 +36,7 @@ class HistoryEntry:
     procedure_code: str | None = None
     unit_code: str | None = None
     channel: Channel = Channel.UNKNOWN
+    extended_due_at: datetime | None = None  # an apology letter's new appointment date
 
     def order_key(self) -> tuple[datetime, int, str]:
         # Event time first; the source's own sequence breaks ties within one source; the id makes
@@ -46,7 +47,7 @@ class HistoryEntry:
         d = asdict(self)
         d["status"] = self.status.value
         d["channel"] = self.channel.value
-        for k in ("occurred_at", "ingested_at", "due_at"):
+        for k in ("occurred_at", "ingested_at", "due_at", "extended_due_at"):
             d[k] = to_iso(d[k])
         return d
 
@@ -65,6 +66,7 @@ class HistoryEntry:
             procedure_code=d.get("procedure_code"),
             unit_code=d.get("unit_code"),
             channel=Channel(d.get("channel") or "UNKNOWN"),
+            extended_due_at=from_iso(d.get("extended_due_at")),
         )
 
 
@@ -122,6 +124,9 @@ class DossierState:
     sources: dict[str, SourceView] = field(default_factory=dict)
     pauses: tuple[Pause, ...] = ()
     conflicts: tuple[Conflict, ...] = ()  # open now, sorted by key
+    extended_due_at: datetime | None = None
+    received_late: bool = False
+    alerts: tuple[str, ...] = ()  # deadline alerts fired so far (each kind once)
     # Bookkeeping: the time the state was last evaluated at (time-dependent parts: conflicts,
     # outcome) and the event history it is derived from. Not part of the published record.
     evaluated_at: datetime | None = None
@@ -152,6 +157,9 @@ class DossierState:
             "last_event_at": self.last_event_at,
             "updated_at": self.updated_at,
             "sources": {name: view.to_record() for name, view in sorted(self.sources.items())},
+            "extended_due_at": self.extended_due_at,
+            "received_late": self.received_late,
+            "alerts": list(self.alerts),
             "pauses": [
                 {"start": p.start, "end": p.end, "reason": p.reason, "source": p.source} for p in self.pauses
             ],
@@ -170,7 +178,8 @@ class DossierState:
     def to_json(self) -> dict[str, Any]:
         """JSON for humans, Redis and the table (the table keeps the history too)."""
         rec = self.to_record()
-        for k in ("submitted_at", "received_at", "ended_at", "due_at", "last_event_at", "updated_at"):
+        for k in ("submitted_at", "received_at", "ended_at", "due_at", "last_event_at", "updated_at",
+                  "extended_due_at"):  # fmt: skip
             rec[k] = to_iso(rec[k])
         rec["sources"] = {name: view.to_json() for name, view in sorted(self.sources.items())}
         rec["pauses"] = [p.to_json() for p in self.pauses]
@@ -193,6 +202,9 @@ class DossierState:
         doc = json.loads(raw)
         history = tuple(HistoryEntry.from_json(h) for h in doc.get("history", []))
         base = cls(
-            dossier_id=doc["dossier_id"], version=doc["version"], updated_at=from_iso(doc.get("updated_at"))
+            dossier_id=doc["dossier_id"],
+            version=doc["version"],
+            updated_at=from_iso(doc.get("updated_at")),
+            alerts=tuple(doc.get("alerts") or ()),
         )
         return derive(base, history, policy or DEFAULT_POLICY, as_of=from_iso(doc.get("evaluated_at")))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from streams.conflicts import next_moment
+from streams.legal import Legal, alert_moments
 from streams.merge import MergePolicy, by_source
 from streams.state import DossierState
 
@@ -22,6 +23,14 @@ def state_next_moment(state: DossierState, policy: MergePolicy) -> datetime | No
     """The next time this dossier's state could change with no new event."""
     first_seen = {s: min(e.occurred_at for e in entries) for s, entries in by_source(state.history).items()}
     moments = [m for m in [next_moment(state.sources, first_seen, policy.conflicts)] if m is not None]
+    if policy.rules is not None:
+        stopped = any(p.end is None for p in state.pauses)
+        legal = Legal(due_at=state.due_at, extended_due_at=state.extended_due_at, clock_stopped=stopped)
+        moments += alert_moments(
+            policy.rules, legal, unit_code=state.unit_code, channel=state.channel,
+            submitted_at=state.submitted_at, received_at=state.received_at,
+            ended=state.ended_at is not None, fired=frozenset(state.alerts),
+        )  # fmt: skip
     if state.evaluated_at is not None:
         moments = [m for m in moments if m > state.evaluated_at]
     return min(moments) if moments else None
