@@ -51,6 +51,9 @@ class DeadlinePolicy:
     extension_judged_against: ExtensionJudgement = ExtensionJudgement.ORIGINAL
     # Rule 4, DAYS/MONTHS: False = same clock time as the receipt (DOMAIN.md default); True = the
     # close of office of the last day (Civil Code Art. 148: a period in days ends with the day).
+    # With the default, due times are monotone in the limit by date only: 19 days landing on a
+    # Saturday end at Monday's close (17:00), 21 days landing on that Monday at the receipt's
+    # clock time (e.g. 07:30). True makes them monotone to the minute.
     calendar_units_end_at_close: bool = False
     # Rule 5: statuses that stop the clock when a procedure says nothing.
     default_pause_on: frozenset[Status] = field(
