@@ -7,6 +7,7 @@ buried in code. Policy choices of the domain (cut-off hour, tolerances, ...) liv
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -58,6 +59,9 @@ class WorkerSettings(BaseSettings):
     clock: Literal["wall", "stream"] = Field(
         "wall", description="wall: live; stream: time is each partition's latest event time (replays)"
     )
+    clock_start: datetime | None = Field(
+        None, description="ISO time the wall clock starts at (tests, rehearsals); empty = the real time"
+    )
     tick_interval: float = Field(1.0, description="seconds between looks at the due-time index")
     session_timeout: float = Field(
         15.0, description="seconds without heartbeat before a dead worker's partitions are reassigned"
@@ -100,7 +104,7 @@ def get_settings() -> Settings:
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a child process (a worker, a CLI) see these same settings."""
-    return {
+    env = {
         "DONGBO_KAFKA_BOOTSTRAP": settings.kafka.bootstrap,
         "DONGBO_KAFKA_PARTITIONS": str(settings.kafka.partitions),
         "DONGBO_KAFKA_REPLICATION": str(settings.kafka.replication),
@@ -117,3 +121,6 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "DONGBO_STACK_HOME": str(settings.stack.home),
         "DONGBO_STACK_CACHE": str(settings.stack.cache),
     }
+    if settings.worker.clock_start is not None:
+        env["DONGBO_WORKER_CLOCK_START"] = settings.worker.clock_start.isoformat()
+    return env

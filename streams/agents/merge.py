@@ -20,6 +20,7 @@ from aiokafka.partitioner import murmur2
 
 from schemas import codec
 from streams.conflicts import Conflict, ConflictPolicy
+from streams.clock import WallClock
 from streams.deadletter import DeadLetter
 from streams.legal import LegalRules
 from streams.merge import DEFAULT_POLICY, MergeResult, apply_event, conflict_changes, evaluate, new_alerts
@@ -95,6 +96,7 @@ def install(dapp: DongboApp) -> None:
     watermarks: dict[int, datetime] = {}
     assigned: set[object] = set()
     cache = StateCache(policy=policy)
+    clock = WallClock(ws.clock_start)
 
     async def dead_letter(msg_topic: str, partition: int, offset: int, key: bytes | None,
                           value: bytes | None, reason: str, detail: str) -> None:  # fmt: skip
@@ -136,7 +138,7 @@ def install(dapp: DongboApp) -> None:
         async for event in stream.events():
             started = time.perf_counter()
             msg = event.message
-            wall = utcnow()
+            wall = clock.now()
             if msg.topic == names.ticks:
                 await look_again(msg.key, wall)
                 continue
@@ -179,7 +181,7 @@ def install(dapp: DongboApp) -> None:
                 index.schedule(key, state_next_moment(state, policy))
         if stream_clock:
             return  # stream time moves with the events, handled inline
-        now = utcnow()
+        now = clock.now()
         for index in timers.values():
             for key in index.pop_due(now):
                 await ticks_topic.send(key=key, value=b"")

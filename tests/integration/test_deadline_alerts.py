@@ -1,0 +1,75 @@
+"""Deadline alerts on the real broker: fired by the clock with no further event, once, also
+across a worker restart. The worker's wall clock is started a few seconds before the due time."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from dongbo.settings import Settings
+from dongbo.topics import topics_for
+from producers.publisher import Publisher
+from schemas import codec
+from streams.model import VN_TZ, Channel, DossierEvent, Status
+from tests.integration.kafka_util import read_topic
+
+pytestmark = pytest.mark.integration
+
+# Copy of a civil-status extract (1.001766): 4 working hours. Received at the counter on
+# Wednesday 4 March 2026 at 08:00, due at 13:30 (07:30–11:30, then 13:00–13:30).
+RECEIVED = datetime(2026, 3, 4, 8, 0, tzinfo=VN_TZ)
+DUE = datetime(2026, 3, 4, 13, 30, tzinfo=VN_TZ)
+START = DUE - timedelta(seconds=4)  # the worker's clock starts 4 s before the due time
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    worker = settings.worker.model_copy(update={"clock_start": START, "tick_interval": 0.5})
+    return settings.model_copy(update={"worker": worker})
+
+
+def received(dossier: str, channel: Channel = Channel.COUNTER, **kw) -> DossierEvent:
+    return DossierEvent(
+        dossier_id=dossier, source="onestop", source_event_id=f"{dossier}-rcv", source_seq=1,
+        status=Status.RECEIVED, occurred_at=RECEIVED, ingested_at=START, procedure_code="1.001766",
+        unit_code="000.00.15.H17", channel=channel, **kw,
+    )  # fmt: skip
+
+
+def alerts(messages) -> list[tuple[str, str]]:
+    return [
+        (r["dossier_id"], r["kind"])
+        for r in (codec.decode("vn.dongbo.DeadlineAlert", m.value()) for m in messages)
+    ]
+
+
+def test_near_then_overdue_with_no_further_event_once_each_even_after_a_restart(settings, worker):
+    names = topics_for(settings)
+    w = worker()
+    ended = DossierEvent(
+        dossier_id="ENDED", source="onestop", source_event_id="ENDED-done", source_seq=2,
+        status=Status.RESULT_READY, occurred_at=DUE - timedelta(minutes=5), ingested_at=START,
+    )  # fmt: skip
+    with Publisher(settings) as pub:
+        pub.send_events([received("OPEN"), received("ENDED"), ended])
+
+    msgs = read_topic(settings, names.deadlines, lambda m: ("OPEN", "overdue") in alerts(m), timeout=60)
+    got = alerts(msgs)
+    assert got.count(("OPEN", "near_deadline")) == 1
+    assert got.count(("OPEN", "overdue")) == 1
+    # A dossier that ended before its due time is never overdue (its near alert had fired already).
+    assert ("ENDED", "overdue") not in got
+    first = codec.decode(
+        "vn.dongbo.DeadlineAlert", next(m for m in msgs if alerts([m]) == [("OPEN", "overdue")]).value()
+    )
+    assert first["due_at"] == DUE
+    assert first["at"] > DUE
+
+    # Restart the worker: the fired alerts are part of the changelogged state, so none fires again.
+    w.stop()
+    worker()
+    with Publisher(settings) as pub:  # and a late duplicate of the receipt changes nothing either
+        pub.send_events([received("OPEN")])
+    again = alerts(read_topic(settings, names.deadlines, lambda m: len(m) >= len(got), timeout=30))
+    assert sorted(again) == sorted(got)
