@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 from aiokafka.partitioner import murmur2
 
 from schemas import codec
-from streams.conflicts import Conflict, ConflictPolicy
 from streams.clock import WallClock
+from streams.conflicts import Conflict, ConflictPolicy
 from streams.deadletter import DeadLetter
 from streams.legal import LegalRules
 from streams.merge import DEFAULT_POLICY, MergeResult, apply_event, conflict_changes, evaluate, new_alerts
