@@ -79,6 +79,7 @@ def simulate(
     from dongbo.settings import get_settings
     from producers.simulator import SimulationConfig, run_simulation
     from producers.simulator.config import fault_preset, setting_names, with_settings
+    from producers.simulator.workload import SimulationError
 
     if list_settings:
         typer.echo("\n".join(setting_names()))
@@ -124,5 +125,11 @@ def simulate(
         if not quiet:
             typer.echo(f"simulate: {line}", err=True)
 
-    summary = run_simulation(get_settings(), config, truth_path=truth, progress=say, out=out, dry_run=dry_run)
+    try:
+        summary = run_simulation(
+            get_settings(), config, truth_path=truth, progress=say, out=out, dry_run=dry_run
+        )
+    except SimulationError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from exc
     typer.echo(summary.report())

@@ -9,11 +9,13 @@ and sends the raw records through the adapters (``emit``); the ground truth goes
 
 from producers.simulator.config import FAULT_KINDS, FaultRates, SimulationConfig, fault_preset
 from producers.simulator.emit import SimulationSummary, run_simulation
+from producers.simulator.workload import SimulationError
 
 __all__ = [
     "FAULT_KINDS",
     "FaultRates",
     "SimulationConfig",
+    "SimulationError",
     "SimulationSummary",
     "fault_preset",
     "run_simulation",

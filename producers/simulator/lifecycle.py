@@ -11,6 +11,8 @@ and makes lateness a decision drawn from the settings, while the *judgement* of 
 from __future__ import annotations
 
 import random
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -66,7 +68,7 @@ def live(a: Arrival, config: SimulationConfig, legal: Legal, sim_end: datetime) 
         procedure_code=a.procedure_code,
         procedure_version="",
         procedure_name=proc.name,
-        field_code=None,
+        field_code=field_code(proc.versions[-1].sector),
         unit_code=a.unit_code,
         channel=a.channel,
         systems=("onestop", "portal", mix.system) if mix.system else ("onestop", "portal"),
@@ -79,6 +81,15 @@ def live(a: Arrival, config: SimulationConfig, legal: Legal, sim_end: datetime) 
     events = _timeline(d, mix, config, legal, cal, r)
     _judge(d, [e for e in events if e.at <= sim_end], legal, cal, sim_end)
     return d
+
+
+def field_code(sector: str | None) -> str | None:
+    """A field (lĩnh vực) code from the catalogue's sector name: "Hộ tịch" → "HO_TICH"."""
+    if not sector:
+        return None
+    plain = unicodedata.normalize("NFD", sector.replace("đ", "d").replace("Đ", "D"))
+    ascii_only = "".join(ch for ch in plain if not unicodedata.combining(ch))
+    return "_".join(re.findall(r"[A-Za-z0-9]+", ascii_only)).upper() or None
 
 
 def _attributes(d: Dossier, mix: ProcedureMix, config: SimulationConfig) -> None:
@@ -95,7 +106,6 @@ def _attributes(d: Dossier, mix: ProcedureMix, config: SimulationConfig) -> None
         paid = d.channel is Channel.ONLINE and r.random() < w.paid_online_share
         d.paid_online = (1 if r.random() < 0.6 else 2) if paid else 0
     d.result_files = 1 if r.random() < w.electronic_result_share else 0
-    d.field_code = (d.procedure_code.split(".")[0] + "." + (mix.system or "chung")).upper()
 
 
 def _timeline(

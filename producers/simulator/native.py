@@ -31,7 +31,6 @@ CHANNEL_CODES: dict[str, dict[Channel, str | int]] = {
     },
 }
 _TICK = timedelta(microseconds=1)  # "just before" an event: the date the event replaced
-CIVIL_KINDS = {"khai_sinh", "ket_hon", "khai_tu", "nhan_cha_me_con", "trich_luc"}
 
 
 def event_id(system: str, d: Dossier, rec: SourceRecord) -> str:
@@ -150,7 +149,7 @@ def civil(d: Dossier, rec: SourceRecord) -> dict[str, Any]:
         "so_ho_so": source_number("civil", d),
         "ma_ho_so_mot_cua": d.code,
         "ma_thu_tuc": d.procedure_code,
-        "loai_viec": d.field_code if d.field_code in CIVIL_KINDS else None,
+        "loai_viec": d.civil_kind,
         "tinh_trang": rec.code,
         "thoi_gian_cap_nhat": rec.stamp,
         "han_tra": rec.due_at,

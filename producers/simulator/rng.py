@@ -13,7 +13,7 @@ import random
 
 
 def _key(seed: int, parts: tuple[object, ...]) -> int:
-    text = "\x1f".join(str(p) for p in (seed, *parts))
+    text = "\x1f".join(map(str, (seed, *parts)))
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
 
 

@@ -50,8 +50,11 @@ class KafkaSink:
     """Each system's records on its own topic ``src.<system>.dossier``, keyed by dossier code."""
 
     def __init__(self, settings: Settings) -> None:
+        from dongbo.topics import ensure_topics
         from producers.publisher import Publisher  # confluent-kafka only when publishing
 
+        # Topics auto-created by a producer would get the broker's partition count, not ours.
+        ensure_topics(settings)
         self.topics: Topics = topics_for(settings)
         self._publisher = Publisher(settings)
         self.sent: Counter[str] = Counter()

@@ -25,6 +25,10 @@ from streams.domain.catalogue import Catalogue
 from streams.model import VN_TZ, Channel
 
 
+class SimulationError(ValueError):
+    """A configuration the simulated city cannot run (said before anything is sent)."""
+
+
 @dataclass(frozen=True)
 class ProcedureMix:
     """How a catalogue procedure is used in the city."""
@@ -158,13 +162,31 @@ def plan_arrivals(
     config: SimulationConfig, city: City, catalogue: Catalogue, calendar: BusinessCalendar
 ) -> list[Arrival]:
     """Every dossier of the run, ordered by submission, with its dossier code."""
-    mix = {code: m for code, m in PROCEDURE_MIX.items() if code in catalogue}
+    last = config.start + timedelta(days=config.days - 1)
+    # Procedures with a version in force over the whole span (the catalogue is dated data).
+    mix = {
+        code: m
+        for code, m in PROCEDURE_MIX.items()
+        if code in catalogue
+        and (p := catalogue.get(code)).version_on(config.start) is not None
+        and p.version_on(last) is not None
+    }
+    if not mix:
+        raise ValueError(
+            f"no procedure of the mix has a catalogue version valid from {config.start} to {last}"
+        )
     codes = sorted(mix)
     proc_cum = list(accumulate(mix[c].weight for c in codes))
     profiles = {
         ch: _profile(config, calendar, ch) for ch in (Channel.ONLINE, Channel.COUNTER, Channel.POSTAL)
     }
     units = {role: city.by_role(role, config.start) for role in {m.role for m in mix.values()}}
+    empty = sorted(role for role, us in units.items() if not us)
+    if empty:
+        raise SimulationError(
+            f"no unit receives {', '.join(empty)} dossiers on {config.start}: the city data describes "
+            f"Da Nang from {city.merger_date} (after the 2025 mergers); start on or after that day"
+        )
     unit_cum = {role: list(accumulate(u.weight for u in us)) for role, us in units.items()}
     pool = max(1, round(config.dossiers * config.workload.applicant_pool))
     w = config.workload
