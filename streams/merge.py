@@ -13,10 +13,19 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from streams.conflicts import Conflict, ConflictPolicy, detect
+from streams.discrepancies import (
+    Discrepancy,
+    DueContext,
+    due_discrepancies,
+    legal_overdue_at,
+    overdue_discrepancies,
+)
+from streams.domain.catalogue import ProcedureVersion
+from streams.domain.policy import ExtensionJudgement
 from streams.legal import ALERT_KINDS, LegalRules, due_alerts, legal_view
 from streams.model import ENDING, STAGE, Channel, DossierEvent, Status, from_iso
 from streams.normalise.attrs import EXTENSION_NEW_DUE_AT
-from streams.pauses import DEFAULT_PAUSING, derive_pauses
+from streams.pauses import DEFAULT_PAUSING, Pause, derive_pauses
 from streams.state import DossierState, HistoryEntry, SourceView
 
 # Which system is trusted first for a dossier's attributes and, within a stage, its status.
@@ -233,6 +242,18 @@ def derive(
             rules, legal, unit_code=unit_code, ended=ended_at is not None, as_of=as_of, fired=fired
         )
         legal_fields = {
+            "discrepancies": _discrepancies(
+                rules,
+                version,
+                unit_code,
+                channel,
+                received_at,
+                ended_at,
+                pauses,
+                legal.due_at,
+                extended,
+                sources,
+            ),
             "due_at": legal.due_at,
             "extended_due_at": legal.extended_due_at,
             "outcome": legal.outcome,
@@ -256,3 +277,35 @@ def derive(
         history=history,
         **legal_fields,  # type: ignore[arg-type]
     )
+
+
+def _discrepancies(
+    rules: LegalRules,
+    version: ProcedureVersion | None,
+    unit_code: str | None,
+    channel: Channel,
+    received_at: datetime | None,
+    ended_at: datetime | None,
+    pauses: tuple[Pause, ...],
+    legal_due: datetime | None,
+    extended: datetime | None,
+    sources: dict[str, SourceView],
+) -> tuple[Discrepancy, ...]:
+    if version is None or received_at is None or legal_due is None:
+        return ()
+    ctx = DueContext(version, rules.calendar(unit_code), received_at, channel, pauses, rules.policy)
+    # A source showing an apology letter's new date tracks the dossier as the law says (rule 6).
+    tracked = extended or legal_due
+    dues = due_discrepancies(ctx, sources, tracked)
+    judged = (
+        extended
+        if rules.policy.extension_judged_against is ExtensionJudgement.EXTENDED and extended
+        else legal_due
+    )
+    flags = overdue_discrepancies(
+        sources,
+        {n: legal_overdue_at(v.last_occurred_at, judged, ended_at, pauses) for n, v in sources.items()},
+        {d.source for d in dues if d.reason != "unexplained"},
+        {n: v.status in ENDING or v.status == Status.RETURNED for n, v in sources.items()},
+    )
+    return tuple(dues + flags)

@@ -16,6 +16,7 @@ from streams.model import Channel, Outcome, Status, from_iso, to_iso
 
 if TYPE_CHECKING:
     from streams.conflicts import Conflict
+    from streams.discrepancies import Discrepancy
     from streams.merge import MergePolicy
     from streams.pauses import Pause
 
@@ -127,6 +128,7 @@ class DossierState:
     extended_due_at: datetime | None = None
     received_late: bool = False
     alerts: tuple[str, ...] = ()  # deadline alerts fired so far (each kind once)
+    discrepancies: tuple[Discrepancy, ...] = ()
     # Bookkeeping: the time the state was last evaluated at (time-dependent parts: conflicts,
     # outcome) and the event history it is derived from. Not part of the published record.
     evaluated_at: datetime | None = None
@@ -160,6 +162,7 @@ class DossierState:
             "extended_due_at": self.extended_due_at,
             "received_late": self.received_late,
             "alerts": list(self.alerts),
+            "discrepancies": [d.to_json() for d in self.discrepancies],
             "pauses": [
                 {"start": p.start, "end": p.end, "reason": p.reason, "source": p.source} for p in self.pauses
             ],
@@ -184,6 +187,7 @@ class DossierState:
         rec["sources"] = {name: view.to_json() for name, view in sorted(self.sources.items())}
         rec["pauses"] = [p.to_json() for p in self.pauses]
         rec["conflicts"] = [c.to_json() for c in self.conflicts]
+        rec["discrepancies"] = [d.to_json() for d in self.discrepancies]
         return rec
 
     def dumps(self) -> bytes:

@@ -1,0 +1,185 @@
+"""Discrepancies: where a source's due date or overdue flag differs from the legal one, and why.
+
+Pure. The reason is found by re-computing the legal due time under each known way a system goes
+wrong, and keeping the ones that reproduce the source's date exactly: a calendar missing a holiday
+or a make-up working Saturday, a supplement pause not recorded, an appointment date moved in that
+system only. What no hypothesis explains is still reported, with the difference in working time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from itertools import product
+
+from streams.domain.calendar import BusinessCalendar, DayKind
+from streams.domain.catalogue import ProcedureVersion
+from streams.domain.deadlines import compute_due
+from streams.domain.explain import fmt_dt, fmt_working
+from streams.model import Channel
+from streams.pauses import Pause
+from streams.state import SourceView
+
+TOLERANCE = timedelta(minutes=1)
+MAX_SPECIAL_DAYS = 12  # hypotheses per dossier stay bounded
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    source: str
+    field: str  # due_at | overdue
+    reason: str  # calendar_holiday, calendar_makeup_day, missed_pause, appointment_changed, ...
+    detail: str  # for a person: what the source did, checkable
+    source_value: str
+    legal_value: str
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "source": self.source,
+            "field": self.field,
+            "reason": self.reason,
+            "detail": self.detail,
+            "source_value": self.source_value,
+            "legal_value": self.legal_value,
+        }
+
+
+@dataclass(frozen=True)
+class DueContext:
+    version: ProcedureVersion
+    calendar: BusinessCalendar
+    received_at: datetime
+    channel: Channel
+    pauses: tuple[Pause, ...]
+    policy: object  # DeadlinePolicy
+
+
+def _due(ctx: DueContext, calendar: BusinessCalendar, pauses: tuple[Pause, ...]) -> datetime | None:
+    return compute_due(
+        ctx.received_at,
+        ctx.version,
+        calendar,
+        [(p.start, p.end, p.reason) for p in pauses if p.end is not None],
+        channel=ctx.channel,
+        policy=ctx.policy,  # type: ignore[arg-type]
+        explain=False,
+    ).due_at
+
+
+def _close(a: datetime | None, b: datetime | None) -> bool:
+    return a is not None and b is not None and abs(a - b) <= TOLERANCE
+
+
+def _special_days(cal: BusinessCalendar, start: date, end: date) -> list[tuple[date, DayKind, str]]:
+    out: list[tuple[date, DayKind, str]] = []
+    for info in cal.days(start, end):
+        if info.kind in (DayKind.MAKEUP, DayKind.HOLIDAY, DayKind.SWAPPED_OFF):
+            out.append((info.day, info.kind, info.label or ""))
+    return out[:MAX_SPECIAL_DAYS]
+
+
+def _day(d: date) -> str:
+    return d.strftime("%a %d/%m/%Y")
+
+
+def explain_due(ctx: DueContext, source_due: datetime, legal_due: datetime) -> list[tuple[str, str]]:
+    """(reason, detail) pairs that together reproduce the source's due date; [] when none do."""
+    cal = ctx.calendar
+    lo = ctx.received_at.date() - timedelta(days=1)
+    hi = max(source_due, legal_due).date() + timedelta(days=1)
+    calendar_options: list[tuple[BusinessCalendar, list[tuple[str, str]]]] = [(cal, [])]
+    for day, kind, label in _special_days(cal, lo, hi):
+        if kind is DayKind.MAKEUP:
+            variant = cal.variant(drop_makeup_days=[day])
+            why = (
+                "calendar_makeup_day",
+                f"the source treated {_day(day)} as a day off, but it was a make-up working day ({label})",
+            )
+        else:
+            variant = cal.variant(drop_holidays=[day])
+            why = ("calendar_holiday", f"the source treated {_day(day)} ({label}) as a working day")
+        calendar_options.append((variant, [why]))
+    pause_options: list[tuple[tuple[Pause, ...], list[tuple[str, str]]]] = [(ctx.pauses, [])]
+    for p in ctx.pauses:
+        if p.end is None:
+            continue
+        kept = tuple(q for q in ctx.pauses if q is not p)
+        why = ("missed_pause", f"the source did not pause the clock for the {p.reason} of "
+               f"{p.start:%d/%m %H:%M}–{p.end:%d/%m %H:%M}")  # fmt: skip
+        pause_options.append((kept, [why]))
+    # Single causes first, then a calendar fault together with a missed pause.
+    options = sorted(product(calendar_options, pause_options), key=lambda o: len(o[0][1]) + len(o[1][1]))
+    for (c, cw), (ps, pw) in options:
+        if not cw and not pw:
+            continue
+        if _close(_due(ctx, c, ps), source_due):
+            return cw + pw
+    moved = cal.working_time_between(legal_due, source_due)
+    whole_days = moved / ctx.policy.working_day  # type: ignore[attr-defined]
+    if moved and abs(whole_days - round(whole_days)) < 1e-6:
+        return [("appointment_changed", f"the source moved its appointment date by {round(whole_days):+d} "
+                 f"working day(s), a change no other system recorded")]  # fmt: skip
+    return []
+
+
+def due_discrepancies(
+    ctx: DueContext | None, sources: dict[str, SourceView], legal_due: datetime | None
+) -> list[Discrepancy]:
+    if ctx is None or legal_due is None:
+        return []
+    out = []
+    for name, view in sorted(sources.items()):
+        if view.due_at is None or _close(view.due_at, legal_due):
+            continue
+        reasons = explain_due(ctx, view.due_at, legal_due)
+        src, leg = view.due_at.isoformat(), legal_due.isoformat()
+        if not reasons:
+            diff = ctx.calendar.working_time_between(legal_due, view.due_at)
+            sign = "later" if diff > timedelta(0) else "earlier"
+            detail = (
+                f"the source's date is {fmt_working(abs(diff))} of working time {sign} than the legal"
+                f" {fmt_dt(legal_due)}; no known cause reproduces it"
+            )
+            reasons = [("unexplained", detail)]
+        for reason, detail in reasons:
+            out.append(Discrepancy(name, "due_at", reason, detail, src, leg))
+    return out
+
+
+def legal_overdue_at(
+    t: datetime, due: datetime | None, ended_at: datetime | None, pauses: tuple[Pause, ...]
+) -> bool | None:
+    """The legal overdue judgement as it stood at ``t`` (what a source's flag at ``t`` should say)."""
+    if due is None:
+        return None
+    if ended_at is not None and ended_at <= t:
+        return ended_at > due
+    for p in pauses:
+        if p.start <= t and (p.end is None or t < p.end):
+            return p.start > due  # the clock is stopped: judged at the stop
+    return t > due
+
+
+def overdue_discrepancies(
+    sources: dict[str, SourceView],
+    legal_overdue_at: dict[str, bool | None],
+    due_explained: set[str],
+    ended_in: dict[str, bool],
+) -> list[Discrepancy]:
+    """``legal_overdue_at``: the legal judgement at the time of each source's last report."""
+    out = []
+    for name, view in sorted(sources.items()):
+        legal = legal_overdue_at.get(name)
+        if view.overdue is None or legal is None or view.overdue == legal:
+            continue
+        if name in due_explained:
+            reason, detail = "due_date", "follows from its different due date (see the due_at discrepancy)"
+        elif view.overdue and not ended_in.get(name, True):
+            reason, detail = ("status_not_synced", "the source still counts the dossier as open: the end of "
+                              "processing was never synced to it")  # fmt: skip
+        else:
+            reason, detail = "unexplained", "the source's overdue flag differs from the legal judgement"
+        out.append(
+            Discrepancy(name, "overdue", reason, detail, str(view.overdue).lower(), str(legal).lower())
+        )
+    return out
