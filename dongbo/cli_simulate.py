@@ -24,7 +24,9 @@ _FAULT_HELP = {
 
 
 def register(app: typer.Typer) -> None:
-    app.command("simulate")(simulate)
+    # Paragraphs re-flowed: the help renderer keeps the docstring's line breaks otherwise.
+    paragraphs = (" ".join(p.split()) for p in (simulate.__doc__ or "").split("\n\n"))
+    app.command("simulate", help="\n\n".join(paragraphs))(simulate)
 
 
 def _rate_option(kind: str) -> float | None:

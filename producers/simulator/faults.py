@@ -130,21 +130,24 @@ def note_due_faults(view: SystemView, d: Dossier, sim_end: datetime) -> None:
     """What the calendar and pause faults did to the system's due time, now that it is known."""
     if d.received_at is None:
         return
-    reported = view._computed(sim_end)
+    reported = view.computed_due(sim_end)
     for fault in d.faults:
         if fault["system"] != view.system:
             continue
         if fault["kind"] == "missed_pause":
-            correct = replace(view, pauses=list(d.pauses), _cache={})._computed(sim_end)
+            legal_view = replace(
+                view, calendar=view.legal.calendar(d.unit_code), pauses=list(d.pauses), cache={}
+            )
+            correct = legal_view.computed_due(sim_end)
             fault.update(legal_due_at=_iso(correct), source_due_at=_iso(reported))
         elif fault["kind"] == "appointment_changed":
             at = datetime.fromisoformat(fault["at"])
-            unshifted = replace(view, appointment_shift=None, _cache={})
+            unshifted = replace(view, appointment_shift=None, cache={})
             fault.update(previous_due_at=_iso(unshifted.due_at(at)), new_due_at=_iso(view.due_at(at)))
     legal_cal = view.legal.calendar(d.unit_code)
     if view.calendar is legal_cal:
         return
-    correct = replace(view, calendar=legal_cal, _cache={})._computed(sim_end)
+    correct = replace(view, calendar=legal_cal, cache={}).computed_due(sim_end)
     if correct == reported:
         return  # the days it lacks are outside this dossier's window: it was not touched
     lo = min(x for x in (d.received_at, correct, reported) if x is not None).date()

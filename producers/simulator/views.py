@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from producers.simulator.config import LagConfig
 from producers.simulator.legal import Legal
-from producers.simulator.model import Dossier, SimPause, SourceRecord
+from producers.simulator.model import Dossier, SimPause, SourceRecord, TrueEvent
 from producers.simulator.vocab import DUE_CHANGING, OVERDUE_FLAG, Step, code_of
 from streams.domain.calendar import BusinessCalendar
 from streams.domain.deadlines import PauseSpan
@@ -33,21 +33,26 @@ class SystemView:
     unit_code: str
     skew: timedelta = timedelta(0)
     appointment_shift: tuple[datetime, timedelta] | None = None  # (from when, working time added)
-    _cache: dict[int, datetime | None] = field(default_factory=dict)
+    cache: dict[int, datetime | None] = field(default_factory=dict, repr=False, compare=False)
+    letters: list[TrueEvent] = field(default_factory=list, repr=False, compare=False)
 
-    def _computed(self, t: datetime) -> datetime | None:
+    def __post_init__(self) -> None:
+        # Apology letters: each sets a new appointment date, from the moment it is issued.
+        self.letters = [e for e in self.dossier.events if e.step is Step.EXTENSION and e.new_due is not None]
+
+    def computed_due(self, t: datetime) -> datetime | None:
         """The due time this system computes with the pauses it knows closed by ``t``."""
         d = self.dossier
         if d.received_at is None or d.version is None or t < d.received_at:
             return None
         closed = [p for p in self.pauses if p.end is not None and p.end <= t]
         key = len(closed)
-        if key not in self._cache:
+        if key not in self.cache:
             spans = [PauseSpan(p.start, p.end, p.reason) for p in closed]
-            self._cache[key] = self.legal.due(
+            self.cache[key] = self.legal.due(
                 d.received_at, d.version, self.calendar, spans, d.channel, d.complex_case
             )
-        return self._cache[key]
+        return self.cache[key]
 
     def _shifted(self, due: datetime | None, t: datetime) -> datetime | None:
         if due is None or self.appointment_shift is None or t < self.appointment_shift[0]:
@@ -56,14 +61,14 @@ class SystemView:
 
     def due_at(self, t: datetime) -> datetime | None:
         """The appointment date the system shows at ``t`` (an apology letter's date once issued)."""
-        letters = [e for e in self.dossier.events if e.step is Step.EXTENSION and e.at <= t and e.new_due]
-        due = letters[-1].new_due if letters else self._computed(t)
+        letter = next((e.new_due for e in reversed(self.letters) if e.at <= t), None)
+        due = letter if letter is not None else self.computed_due(t)
         return self._shifted(due, t)
 
     def judged_due_at(self, t: datetime) -> datetime | None:
         if self.legal.policy.extension_judged_against is ExtensionJudgement.EXTENDED:
             return self.due_at(t)
-        return self._shifted(self._computed(t), t)
+        return self._shifted(self.computed_due(t), t)
 
     def overdue_at(self, t: datetime) -> bool | None:
         """The system's own judgement at ``t``: ended late, or open past its due with the clock running."""

@@ -191,7 +191,7 @@ def test_fault_records_carry_their_specifics(faulty: tuple[list[dict[str, Any]],
                 assert at(f["source_due_at"]) < at(f["legal_due_at"])  # type: ignore[operator]
             if f["kind"] == "calendar_missing_makeup_day" and len(alone) == 1:  # closed that Saturday: late
                 assert at(f["source_due_at"]) > at(f["legal_due_at"])  # type: ignore[operator]
-            if f["kind"] == "missed_pause":
+            if f["kind"] == "missed_pause" and not alone:  # (a wrong calendar may move it either way)
                 assert at(f["source_due_at"]) <= at(f["legal_due_at"])  # type: ignore[operator]
 
 
