@@ -14,7 +14,7 @@ from redis import Redis
 from dongbo.lag import wait_caught_up
 from dongbo.processes import start_worker, wait_ready
 from dongbo.settings import Settings
-from dongbo.stack import _pid_alive
+from dongbo.stack import _pid_alive, port_open
 from dongbo.topics import SOURCE_SYSTEMS, topics_for
 from sinks.redis_sink import keys_for
 
@@ -34,6 +34,12 @@ def ensure_worker(settings: Settings) -> int:
             return pid
     except (OSError, ValueError):
         pass
+    port = settings.worker.web_port
+    if port and port_open("127.0.0.1", port):
+        raise typer.BadParameter(
+            f"port {port} (the worker's metrics) is taken by another process: stop it, or set "
+            "DONGBO_WORKER_WEB_PORT to a free port"
+        )
     since = logfile.stat().st_size if logfile.exists() else 0
     proc = start_worker(settings, logfile)
     pidfile.write_text(str(proc.pid))
@@ -62,6 +68,8 @@ def stop_worker(settings: Settings) -> bool:
 def run_demo(settings: Settings, dossiers: int, seed: int) -> None:
     from producers.simulator import SimulationConfig, run_simulation
 
+    # A replayed day is judged in its own time (the stream's watermark), not today's wall clock.
+    settings = settings.model_copy(update={"worker": settings.worker.model_copy(update={"clock": "stream"})})
     ensure_worker(settings)
     truth = settings.stack.home / "demo-truth.jsonl"
     _say(f"simulate: {dossiers} dossiers of one working day (seed {seed}), truth in {truth}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
 from dongbo.settings import Settings
+from streams.model import VN_TZ
 from schemas import codec
 
 if TYPE_CHECKING:
@@ -89,11 +91,12 @@ def dimensions(state: dict[str, Any]) -> list[str]:
 
 
 def state_json(record: dict[str, Any]) -> dict[str, Any]:
-    """The Avro record of a state as JSON-able data (datetimes as ISO strings)."""
+    """The Avro record of a state as JSON-able data (datetimes as ISO strings in +07:00, the time
+    officials read; Avro hands them back in UTC)."""
 
     def conv(v: Any) -> Any:
-        if hasattr(v, "isoformat"):
-            return v.isoformat()
+        if isinstance(v, datetime):
+            return v.astimezone(VN_TZ).isoformat()
         if isinstance(v, dict):
             return {k: conv(x) for k, x in v.items()}
         if isinstance(v, list):

@@ -8,7 +8,7 @@ well-behaved feed. Only ``version`` depends on arrival order (it counts visible 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -45,12 +45,23 @@ class HistoryEntry:
         return (self.occurred_at, self.seq if self.seq is not None else -1, self.event_id)
 
     def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["status"] = self.status.value
-        d["channel"] = self.channel.value
-        for k in ("occurred_at", "ingested_at", "due_at", "extended_due_at"):
-            d[k] = to_iso(d[k])
-        return d
+        # Field by field: dataclasses.asdict deep-copies every datetime, and this runs for every
+        # entry of the history on every event (it was 70 % of the merge's time).
+        return {
+            "event_id": self.event_id,
+            "source": self.source,
+            "status": self.status.value,
+            "occurred_at": to_iso(self.occurred_at),
+            "ingested_at": to_iso(self.ingested_at),
+            "seq": self.seq,
+            "source_status": self.source_status,
+            "due_at": to_iso(self.due_at),
+            "overdue": self.overdue,
+            "procedure_code": self.procedure_code,
+            "unit_code": self.unit_code,
+            "channel": self.channel.value,
+            "extended_due_at": to_iso(self.extended_due_at),
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> HistoryEntry:
