@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
 from dongbo.settings import Settings
-from streams.model import VN_TZ
 from schemas import codec
+from streams.model import VN_TZ
 
 if TYPE_CHECKING:
     from streams.app import DongboApp
