@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import typer
 
@@ -108,6 +109,32 @@ def demo(
     from dongbo.demo import run_demo
 
     run_demo(get_settings(), dossiers=dossiers, seed=seed)
+
+
+@app.command("accuracy")
+def accuracy(
+    truth: Path = typer.Option(
+        ..., "--truth", exists=True, dir_okay=False, help="the simulator's truth (JSON Lines)"
+    ),
+    as_of: str = typer.Option(
+        None, "--as-of", help="judge open dossiers at this ISO time (default: the run's end)"
+    ),
+) -> None:
+    """Compare the engine's results (in Redis) with a simulation's truth: due times, outcomes,
+    discrepancies and conflicts. Exit code 1 unless everything is right."""
+    from datetime import datetime
+
+    from dongbo.accuracy import load_states, read_truth, render, score, truth_end
+
+    truths = list(read_truth(truth))
+    end = datetime.fromisoformat(as_of) if as_of else truth_end(truth)
+    if end is None:
+        _fail("the truth has no summary file with its end time: give --as-of")
+        return
+    states = load_states(get_settings(), (t["dossier_id"] for t in truths))
+    result = score(truths, states, end)
+    typer.echo(render(result))
+    raise typer.Exit(0 if result.perfect else 1)
 
 
 # -- sub-commands contributed by other modules (one line each) ---------------------------------

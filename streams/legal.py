@@ -68,6 +68,7 @@ class Legal:
     clock_stopped: bool = False
     received_late: bool = False
     note: str | None = None  # why there is no due time, when there is none
+    complex_case: bool = False  # the complex-case limit applies (read from the sources' dates)
 
 
 def legal_view(
@@ -82,6 +83,7 @@ def legal_view(
     pauses: tuple[Pause, ...],
     extended_due_at: datetime | None,
     as_of: datetime | None,
+    source_dues: tuple[datetime, ...] = (),
 ) -> Legal:
     cal = rules.calendar(unit_code)
     late = _received_late(rules, cal, channel, submitted_at, received_at, as_of)
@@ -89,15 +91,21 @@ def legal_view(
         return Legal(received_late=late, note="not received yet")
     if version is None:
         return Legal(received_late=late, note="procedure not in the catalogue at the receipt date")
-    comp = compute_due(
-        received_at,
-        version,
-        cal,
-        [(p.start, p.end, p.reason) for p in pauses],
-        channel=channel,
-        policy=rules.policy,
-        explain=False,
-    )
+    spans = [(p.start, p.end, p.reason) for p in pauses]
+    comp = compute_due(received_at, version, cal, spans, channel=channel, policy=rules.policy, explain=False)
+    complex_case = False
+    # Whether a case is complex (verification needed, ...) is an official's decision that no source
+    # sends as a field; the appointment date they set shows it. A source date that is exactly the
+    # complex-case limit's due time, and not the ordinary one, decides it.
+    ordinary = comp.due_at
+    if version.complex_limit is not None and ordinary is not None and source_dues:
+        if not any(_same(d, ordinary) for d in source_dues):  # noqa: SIM102 - the costly check second
+            longer = compute_due(
+                received_at, version, cal, spans, channel=channel, policy=rules.policy,
+                complex_case=True, explain=False,
+            )  # fmt: skip
+            if longer.due_at is not None and any(_same(d, longer.due_at) for d in source_dues):
+                comp, complex_case = longer, True
     judged = comp.due_at
     if extended_due_at is not None and rules.policy.extension_judged_against is ExtensionJudgement.EXTENDED:
         judged = extended_due_at
@@ -109,7 +117,12 @@ def legal_view(
         outcome=outcome,
         clock_stopped=comp.clock_stopped,
         received_late=late,
+        complex_case=complex_case,
     )
+
+
+def _same(a: datetime, b: datetime) -> bool:
+    return abs(a - b) <= timedelta(minutes=1)
 
 
 def _received_late(

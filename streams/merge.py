@@ -204,6 +204,25 @@ def _preferred(history: Sequence[HistoryEntry], attr: str, policy: MergePolicy) 
     return value
 
 
+def receipt_time(grouped: dict[str, list[HistoryEntry]], policy: MergePolicy) -> datetime | None:
+    """When the dossier was received: each source's first RECEIVED time, and their median.
+
+    A system whose clock is off reports every time shifted; with three or more systems the
+    median outvotes it. With two that disagree, nothing says which clock is right: the most
+    trusted source's time is kept (the one-stop desk).
+    """
+    times = sorted(
+        (min(e.occurred_at for e in entries if e.status == Status.RECEIVED), policy.rank(source))
+        for source, entries in grouped.items()
+        if any(e.status == Status.RECEIVED for e in entries)
+    )
+    if not times:
+        return None
+    if len(times) >= 3:
+        return times[len(times) // 2][0]
+    return min(times, key=lambda t: t[1])[0]
+
+
 def derive(
     base: DossierState,
     history: Sequence[HistoryEntry],
@@ -217,9 +236,7 @@ def derive(
     grouped = by_source(history)
     first_seen = {s: min(e.occurred_at for e in entries) for s, entries in grouped.items()}
     conflicts = detect(sources, first_seen, as_of, policy.conflicts) if as_of else {}
-    received = [e for e in history if e.status == Status.RECEIVED]
-    own_receipt = [e for e in received if e.source == policy.source_priority[0]]
-    received_at = min(e.occurred_at for e in (own_receipt or received)) if received else None
+    received_at = receipt_time(grouped, policy)
     ended_at = _first_time(history, ENDING) or _first_time(history, {Status.RETURNED})
     channel_v = _preferred(history, "channel", policy)
     channel = channel_v if isinstance(channel_v, Channel) else Channel.UNKNOWN
@@ -236,6 +253,8 @@ def derive(
         legal = legal_view(
             rules, version, unit_code=unit_code, channel=channel, submitted_at=submitted_at,
             received_at=received_at, ended_at=ended_at, pauses=pauses, extended_due_at=extended, as_of=as_of,
+            source_dues=tuple(v.due_at for _, v in sorted(sources.items(), key=lambda kv: policy.rank(kv[0]))
+                              if v.due_at is not None),
         )  # fmt: skip
         fired = frozenset(base.alerts)
         newly = due_alerts(
