@@ -99,7 +99,7 @@ def legal_view(
     # complex-case limit's due time, and not the ordinary one, decides it.
     ordinary = comp.due_at
     if version.complex_limit is not None and ordinary is not None and source_dues:
-        if not any(_same(d, ordinary) for d in source_dues):  # noqa: SIM102 - the costly check second
+        if not any(_same(d, ordinary) for d in source_dues):
             longer = compute_due(
                 received_at, version, cal, spans, channel=channel, policy=rules.policy,
                 complex_case=True, explain=False,
