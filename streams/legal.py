@@ -98,14 +98,18 @@ def legal_view(
     # sends as a field; the appointment date they set shows it. A source date that is exactly the
     # complex-case limit's due time, and not the ordinary one, decides it.
     ordinary = comp.due_at
-    if version.complex_limit is not None and ordinary is not None and source_dues:
-        if not any(_same(d, ordinary) for d in source_dues):
-            longer = compute_due(
-                received_at, version, cal, spans, channel=channel, policy=rules.policy,
-                complex_case=True, explain=False,
-            )  # fmt: skip
-            if longer.due_at is not None and any(_same(d, longer.due_at) for d in source_dues):
-                comp, complex_case = longer, True
+    if (
+        version.complex_limit is not None
+        and ordinary is not None
+        and source_dues
+        and not any(_same(d, ordinary) for d in source_dues)
+    ):
+        longer = compute_due(
+            received_at, version, cal, spans, channel=channel, policy=rules.policy,
+            complex_case=True, explain=False,
+        )  # fmt: skip
+        if longer.due_at is not None and any(_same(d, longer.due_at) for d in source_dues):
+            comp, complex_case = longer, True
     judged = comp.due_at
     if extended_due_at is not None and rules.policy.extension_judged_against is ExtensionJudgement.EXTENDED:
         judged = extended_due_at
