@@ -47,12 +47,13 @@ def source_number(system: str, d: Dossier) -> str:
 _PREFIX = {"portal": "DVC", "onestop": "MC", "civil": "HT", "land": "DD", "business": "DKKD"}
 
 
-def _stamp_shift(rec: SourceRecord) -> Any:
+def _stamp_shift(rec: SourceRecord) -> timedelta:
     """The system's clock error for this record (``stamp`` − true time), applied to its own times."""
     return rec.stamp - rec.event.at
 
 
-def portal(d: Dossier, rec: SourceRecord, due_at: DueAt, ended: bool) -> dict[str, Any]:
+def portal(d: Dossier, rec: SourceRecord, due_at: DueAt) -> dict[str, Any]:
+    """The whole dossier as the portal holds it after this change (the portal syncs snapshots)."""
     at = rec.event.at
     shift = _stamp_shift(rec)
     supplements = []
@@ -73,7 +74,7 @@ def portal(d: Dossier, rec: SourceRecord, due_at: DueAt, ended: bool) -> dict[st
         for e in d.events
         if e.step == Step.EXTENSION and e.at <= at and e.new_due is not None
     ]
-    end = d.ended_at if ended and d.ended_at is not None and d.ended_at <= at else None
+    end = d.ended_at if d.ended_at is not None and d.ended_at <= at else None
     returned = next((e.at for e in d.events if e.step == Step.RETURNED and e.at <= at), None)
     result_ready = any(e.step == Step.RESULT_READY and e.at <= at for e in d.events)
     return {
@@ -200,7 +201,7 @@ def build_native(
     system: str, d: Dossier, rec: SourceRecord, due_at: DueAt, recorded_at: datetime
 ) -> dict[str, Any]:
     if system == "portal":
-        return portal(d, rec, due_at, ended=True)
+        return portal(d, rec, due_at)
     if system == "onestop":
         return onestop(d, rec, due_at, recorded_at)
     if system == "civil":

@@ -46,7 +46,7 @@ class SystemView:
         if d.received_at is None or d.version is None or t < d.received_at:
             return None
         closed = [p for p in self.pauses if p.end is not None and p.end <= t]
-        key = len(closed)
+        key = len(closed)  # pauses follow one another, so the closed ones are always a prefix
         if key not in self.cache:
             spans = [PauseSpan(p.start, p.end, p.reason) for p in closed]
             self.cache[key] = self.legal.due(
