@@ -87,10 +87,11 @@ class Score:
 
 
 def engine_outcome(state: dict[str, Any], as_of: datetime) -> str:
-    """The engine's outcome at ``as_of``: ended ones as judged; open ones overdue once past due."""
+    """The engine's outcome at ``as_of``: ended ones as judged; open ones overdue once past the date
+    they are judged against (the original one when an apology letter extended it: policy)."""
     if state.get("ended_at"):
         return str(state.get("outcome") or "PENDING")
-    due = _dt(state.get("extended_due_at")) or _dt(state.get("due_at"))
+    due = _dt(state.get("due_at"))
     return "OVERDUE" if due is not None and as_of > due else "PENDING"
 
 

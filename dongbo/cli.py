@@ -142,16 +142,13 @@ def accuracy(
 
 
 def _register() -> None:
-    from dongbo.cli_dlq import register as _r_dlq
+    from dongbo.cli_dlq import register as register_dlq
+    from dongbo.cli_domain import register as register_domain
+    from dongbo.cli_import import register as register_import
+    from dongbo.cli_simulate import register as register_simulate
 
-    _r_dlq(app)
-    from dongbo.cli_import import register as _r_import
-
-    _r_import(app)
-    from dongbo.cli_domain import register as _r_domain
-
-    _r_domain(app)
-    from dongbo.cli_simulate import register as _r_sim; _r_sim(app)  # noqa: E702, I001  # fmt: skip
+    for register in (register_dlq, register_import, register_domain, register_simulate):
+        register(app)
 
 
 _register()

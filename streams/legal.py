@@ -88,7 +88,9 @@ def legal_view(
     cal = rules.calendar(unit_code)
     late = _received_late(rules, cal, channel, submitted_at, received_at, as_of)
     if received_at is None:
-        return Legal(received_late=late, note="not received yet")
+        # Refused at reception (or withdrawn before it): ended with no clock ever started.
+        outcome = judge_outcome(None, ended_at, as_of or ended_at) if ended_at else Outcome.PENDING
+        return Legal(outcome=outcome, received_late=late, note="not received")
     if version is None:
         return Legal(received_late=late, note="procedure not in the catalogue at the receipt date")
     spans = [(p.start, p.end, p.reason) for p in pauses]
