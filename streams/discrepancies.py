@@ -78,6 +78,20 @@ def _special_days(cal: BusinessCalendar, start: date, end: date) -> list[tuple[d
     return out[:MAX_SPECIAL_DAYS]
 
 
+_VARIANTS: dict[tuple[int, frozenset[date], frozenset[date]], BusinessCalendar] = {}
+
+
+def _variant(cal: BusinessCalendar, holidays: frozenset[date], makeups: frozenset[date]) -> BusinessCalendar:
+    """Faulty variants are cached: building one costs milliseconds (its year tables)."""
+    key = (id(cal), holidays, makeups)
+    found = _VARIANTS.get(key)
+    if found is None:
+        if len(_VARIANTS) > 512:
+            _VARIANTS.clear()
+        found = _VARIANTS[key] = cal.variant(drop_holidays=holidays, drop_makeup_days=makeups)
+    return found
+
+
 def _day(d: date) -> str:
     return d.strftime("%a %d/%m/%Y")
 
@@ -88,17 +102,30 @@ def explain_due(ctx: DueContext, source_due: datetime, legal_due: datetime) -> l
     lo = ctx.received_at.date() - timedelta(days=1)
     hi = max(source_due, legal_due).date() + timedelta(days=1)
     calendar_options: list[tuple[BusinessCalendar, list[tuple[str, str]]]] = [(cal, [])]
-    for day, kind, label in _special_days(cal, lo, hi):
+    special = _special_days(cal, lo, hi)
+    reason_of: dict[date, tuple[str, str]] = {}
+    for day, kind, label in special:
         if kind is DayKind.MAKEUP:
-            variant = cal.variant(drop_makeup_days=[day])
-            why = (
+            reason_of[day] = (
                 "calendar_makeup_day",
                 f"the source treated {_day(day)} as a day off, but it was a make-up working day ({label})",
             )
         else:
-            variant = cal.variant(drop_holidays=[day])
-            why = ("calendar_holiday", f"the source treated {_day(day)} ({label}) as a working day")
-        calendar_options.append((variant, [why]))
+            reason_of[day] = (
+                "calendar_holiday",
+                f"the source treated {_day(day)} ({label}) as a working day",
+            )
+    # One special day wrong; then a source's calendar missing several at once (every holiday of
+    # the window, every make-up day, or the whole yearly swap table).
+    groups: list[tuple[date, ...]] = [(day,) for day, _, _ in special]
+    holidays = tuple(d for d, k, _ in special if k is not DayKind.MAKEUP)
+    makeups = tuple(d for d, k, _ in special if k is DayKind.MAKEUP)
+    groups += [g for g in (holidays, makeups, holidays + makeups) if len(g) > 1]
+    for group in dict.fromkeys(groups):
+        variant = _variant(
+            cal, frozenset(d for d in group if d in holidays), frozenset(d for d in group if d in makeups)
+        )
+        calendar_options.append((variant, [reason_of[d] for d in group]))
     pause_options: list[tuple[tuple[Pause, ...], list[tuple[str, str]]]] = [(ctx.pauses, [])]
     for p in ctx.pauses:
         if p.end is None:
