@@ -18,12 +18,21 @@ from typing import TYPE_CHECKING
 
 from aiokafka.partitioner import murmur2
 
+from dongbo.settings import Settings
 from schemas import codec
 from streams.clock import WallClock
 from streams.conflicts import Conflict, ConflictPolicy
 from streams.deadletter import DeadLetter
 from streams.legal import LegalRules
-from streams.merge import DEFAULT_POLICY, MergeResult, apply_event, conflict_changes, evaluate, new_alerts
+from streams.merge import (
+    DEFAULT_POLICY,
+    MergePolicy,
+    MergeResult,
+    apply_event,
+    conflict_changes,
+    evaluate,
+    new_alerts,
+)
 from streams.model import DossierEvent, utcnow
 from streams.state import DossierState
 from streams.statecache import StateCache
@@ -65,6 +74,20 @@ def partition_of(key: bytes, partitions: int) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
+def worker_policy(settings: Settings) -> MergePolicy:
+    """The merge policy a worker runs with: tolerances from its settings, the legal rules loaded."""
+    ws = settings.worker
+    return replace(
+        DEFAULT_POLICY,
+        conflicts=ConflictPolicy(
+            default_tolerance=timedelta(seconds=ws.ministry_tolerance),
+            tolerances={frozenset({"onestop", "portal"}): timedelta(seconds=ws.sync_tolerance)},
+            presence_tolerance=timedelta(seconds=ws.presence_tolerance),
+        ),
+        rules=LegalRules.from_settings(),
+    )
+
+
 def install(dapp: DongboApp) -> None:
     app, names, metrics, ws = dapp.app, dapp.names, dapp.metrics, dapp.settings.worker
     n_partitions = dapp.settings.kafka.partitions
@@ -82,15 +105,7 @@ def install(dapp: DongboApp) -> None:
     conflicts_topic = dapp.topic(names.conflicts)
     deadlines_topic = dapp.topic(names.deadlines)
     ticks_topic = dapp.topic(names.ticks)
-    policy = replace(
-        DEFAULT_POLICY,
-        conflicts=ConflictPolicy(
-            default_tolerance=timedelta(seconds=ws.ministry_tolerance),
-            tolerances={frozenset({"onestop", "portal"}): timedelta(seconds=ws.sync_tolerance)},
-            presence_tolerance=timedelta(seconds=ws.presence_tolerance),
-        ),
-        rules=LegalRules.from_settings(),
-    )
+    policy = worker_policy(dapp.settings)
     stream_clock = ws.clock == "stream"
     timers: dict[int, TimerIndex] = {}  # per partition: a partition's moments are handled in its context
     watermarks: dict[int, datetime] = {}

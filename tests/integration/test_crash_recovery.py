@@ -13,6 +13,7 @@ from dongbo.topics import topics_for
 from producers.publisher import Publisher
 from schemas import codec
 from sinks.redis_sink import keys_for
+from streams.agents.merge import worker_policy
 from streams.merge import apply_event
 from streams.model import VN_TZ, Channel, DossierEvent, Status, utcnow
 from streams.state import DossierState
@@ -45,17 +46,20 @@ def workload(dossiers: int, seed: int) -> list[DossierEvent]:
     return events + events[::10]
 
 
-def expected_states(events: list[DossierEvent]) -> dict[str, DossierState]:
-    """What a worker that never died ends with: the pure rule applied in the same per-key order."""
+def expected_states(events: list[DossierEvent], settings) -> dict[str, DossierState]:
+    """What a worker that never died ends with: the pure rule, with the worker's policy, applied in
+    the same per-key order (the events are months old: every tolerance and due time has passed
+    for any 'now' of this run, so the wall clock does not change the result)."""
+    policy = worker_policy(settings)
     states: dict[str, DossierState] = {}
     for e in events:
-        states[e.dossier_id] = apply_event(states.get(e.dossier_id), e, utcnow()).state
+        states[e.dossier_id] = apply_event(states.get(e.dossier_id), e, utcnow(), policy).state
     return states
 
 
 def test_sigkill_then_restart_ends_in_the_state_of_a_worker_that_never_died(settings, worker, tmp_path):
     events = workload(dossiers=300, seed=11)
-    expected = expected_states(events)
+    expected = expected_states(events, settings)
     names = topics_for(settings)
     w = worker()
     with Publisher(settings) as pub:
