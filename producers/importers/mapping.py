@@ -19,6 +19,7 @@ import yaml
 
 from streams.model import Channel, Status
 from streams.normalise.mapping import code_key
+from streams.strict_yaml import load_strict
 
 MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
 SKIP = "skip"
@@ -233,7 +234,7 @@ def _channel(where: str, key: str, value: Any) -> Channel:
 def parse_mapping(text: str, where: str = "mapping") -> Mapping:
     """The YAML text of a mapping file → a validated ``Mapping`` (else ``MappingError``)."""
     try:
-        doc = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
+        doc = load_strict(text)  # a SafeLoader: no arbitrary objects
     except yaml.YAMLError as exc:
         raise MappingError(f"{where}: not valid YAML: {exc}") from exc
     if not isinstance(doc, dict):
@@ -331,20 +332,3 @@ def parse_time(text: str, fmt: str | None, naive_offset: timezone | None) -> dat
     if dt.year < 2000:  # the same floor as the normalisers: earlier values are unset clocks
         raise ValueError("before 2000, an unset clock")
     return dt
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML silently keeps the last of two equal keys; in a mapping that hides a mistake."""
-
-
-def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)

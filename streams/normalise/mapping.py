@@ -14,10 +14,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from streams.model import Channel, Status
 from streams.normalise.errors import NormaliseError
+from streams.strict_yaml import load_strict
 
 MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
 
@@ -31,23 +30,6 @@ def code_key(code: object) -> str:
     """
     text = unicodedata.normalize("NFC", str(code))
     return " ".join(text.casefold().split())
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML keeps the last of two equal keys silently; a status map must not."""
-
-
-def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 @dataclass(frozen=True)
@@ -112,7 +94,7 @@ def _entries(system: str, section: str, raw: Any, valid: set[str], target_key: s
 
 def parse_mapping(system: str, text: str) -> CodeMap:
     """A mapping file's text → a validated ``CodeMap`` (``ValueError`` / YAML error if it is wrong)."""
-    doc = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no arbitrary objects
+    doc = load_strict(text)  # a SafeLoader subclass: no arbitrary objects
     if not isinstance(doc, dict) or doc.get("system") != system:
         raise ValueError(f"mappings/{system}.yaml: 'system' must be {system!r}")
     if not doc.get("status_field"):
