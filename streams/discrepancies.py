@@ -52,6 +52,7 @@ class DueContext:
     channel: Channel
     pauses: tuple[Pause, ...]
     policy: object  # DeadlinePolicy
+    complex_case: bool = False
 
 
 def _due(ctx: DueContext, calendar: BusinessCalendar, pauses: tuple[Pause, ...]) -> datetime | None:
@@ -62,6 +63,7 @@ def _due(ctx: DueContext, calendar: BusinessCalendar, pauses: tuple[Pause, ...])
         [(p.start, p.end, p.reason) for p in pauses if p.end is not None],
         channel=ctx.channel,
         policy=ctx.policy,  # type: ignore[arg-type]
+        complex_case=ctx.complex_case,
         explain=False,
     ).due_at
 
@@ -96,11 +98,11 @@ def _day(d: date) -> str:
     return d.strftime("%a %d/%m/%Y")
 
 
-def explain_due(ctx: DueContext, source_due: datetime, legal_due: datetime) -> list[tuple[str, str]]:
-    """(reason, detail) pairs that together reproduce the source's due date; [] when none do."""
-    cal = ctx.calendar
-    lo = ctx.received_at.date() - timedelta(days=1)
-    hi = max(source_due, legal_due).date() + timedelta(days=1)
+def calendar_hypotheses(
+    cal: BusinessCalendar, lo: date, hi: date
+) -> list[tuple[BusinessCalendar, list[tuple[str, str]]]]:
+    """The legal calendar, then each way a system's calendar may be wrong between ``lo`` and ``hi``,
+    with the reasons that name it."""
     calendar_options: list[tuple[BusinessCalendar, list[tuple[str, str]]]] = [(cal, [])]
     special = _special_days(cal, lo, hi)
     reason_of: dict[date, tuple[str, str]] = {}
@@ -126,6 +128,15 @@ def explain_due(ctx: DueContext, source_due: datetime, legal_due: datetime) -> l
             cal, frozenset(d for d in group if d in holidays), frozenset(d for d in group if d in makeups)
         )
         calendar_options.append((variant, [reason_of[d] for d in group]))
+    return calendar_options
+
+
+def explain_due(ctx: DueContext, source_due: datetime, legal_due: datetime) -> list[tuple[str, str]]:
+    """(reason, detail) pairs that together reproduce the source's due date; [] when none do."""
+    cal = ctx.calendar
+    lo = ctx.received_at.date() - timedelta(days=1)
+    hi = max(source_due, legal_due).date() + timedelta(days=1)
+    calendar_options = calendar_hypotheses(cal, lo, hi)
     pause_options: list[tuple[tuple[Pause, ...], list[tuple[str, str]]]] = [(ctx.pauses, [])]
     for p in ctx.pauses:
         if p.end is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from streams.domain.calendar import BusinessCalendar
 from streams.domain.catalogue import Catalogue, NoVersionAt, ProcedureVersion, UnknownProcedure
@@ -112,6 +113,10 @@ def legal_view(
         )  # fmt: skip
         if longer.due_at is not None and any(_same(d, longer.due_at) for d in source_dues):
             comp, complex_case = longer, True
+        elif _complex_on_a_wrong_calendar(received_at, version, cal, spans, channel, rules, source_dues):
+            # Every system's date is off (their calendars are wrong too), but it is the complex
+            # limit's date on the same wrong calendar: the case is complex all the same.
+            comp, complex_case = longer, True
     judged = comp.due_at
     if extended_due_at is not None and rules.policy.extension_judged_against is ExtensionJudgement.EXTENDED:
         judged = extended_due_at
@@ -125,6 +130,29 @@ def legal_view(
         received_late=late,
         complex_case=complex_case,
     )
+
+
+def _complex_on_a_wrong_calendar(
+    received_at: datetime,
+    version: ProcedureVersion,
+    cal: BusinessCalendar,
+    spans: list[tuple[datetime, datetime | None, str]],
+    channel: Channel,
+    rules: LegalRules,
+    source_dues: tuple[datetime, ...],
+) -> bool:
+    from streams.discrepancies import calendar_hypotheses
+
+    hi = max(source_dues).date() + timedelta(days=2)
+    for variant, _reasons in calendar_hypotheses(cal, received_at.date() - timedelta(days=1), hi)[1:]:
+        kw: dict[str, Any] = {"channel": channel, "policy": rules.policy, "explain": False}
+        ordinary = compute_due(received_at, version, variant, spans, **kw).due_at
+        longer = compute_due(received_at, version, variant, spans, complex_case=True, **kw).due_at
+        if ordinary is None or longer is None or any(_same(d, ordinary) for d in source_dues):
+            continue
+        if any(_same(d, longer) for d in source_dues):
+            return True
+    return False
 
 
 def _same(a: datetime, b: datetime) -> bool:

@@ -272,6 +272,7 @@ def derive(
                 legal.due_at,
                 extended,
                 sources,
+                legal.complex_case,
             ),
             "due_at": legal.due_at,
             "extended_due_at": legal.extended_due_at,
@@ -309,10 +310,13 @@ def _discrepancies(
     legal_due: datetime | None,
     extended: datetime | None,
     sources: dict[str, SourceView],
+    complex_case: bool = False,
 ) -> tuple[Discrepancy, ...]:
     if version is None or received_at is None or legal_due is None:
         return ()
-    ctx = DueContext(version, rules.calendar(unit_code), received_at, channel, pauses, rules.policy)
+    ctx = DueContext(
+        version, rules.calendar(unit_code), received_at, channel, pauses, rules.policy, complex_case
+    )
     # A source showing an apology letter's new date tracks the dossier as the law says (rule 6).
     tracked = extended or legal_due
     dues = due_discrepancies(ctx, sources, tracked)

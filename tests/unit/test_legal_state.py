@@ -146,3 +146,25 @@ def test_online_dossier_received_after_a_working_day_is_received_late():
     )  # fmt: skip
     assert state.received_late
     assert "received_late" in state.alerts
+
+
+def test_complex_case_read_from_dates_computed_on_a_wrong_calendar():
+    """Every system's calendar lacks the make-up Saturday and the case is complex (8 working days,
+    marriage with verification): the systems' common date is the complex limit on that calendar."""
+    marriage = "1.000894"
+    rules = LegalRules.packaged()
+    version = rules.catalogue.lookup(marriage, RECEIVED)
+    wrong = calendar_for("000.00.15.H17").variant(drop_makeup_days=[datetime(2026, 1, 10).date()])
+    source_due = compute_due(RECEIVED, version, wrong, complex_case=True, explain=False).due_at
+    legal_complex = compute_due(RECEIVED, version, calendar_for("000.00.15.H17"), complex_case=True,
+                                explain=False).due_at  # fmt: skip
+    events = [
+        replace(ev("onestop", "1", Status.RECEIVED, RECEIVED, due=source_due), procedure_code=marriage),
+        replace(ev("portal", "2", Status.RECEIVED, RECEIVED, due=source_due), procedure_code=marriage),
+    ]
+    state = fold(events, RECEIVED)
+    assert state.due_at == legal_complex != source_due
+    assert {(d.source, d.reason) for d in state.discrepancies} == {
+        ("onestop", "calendar_makeup_day"),
+        ("portal", "calendar_makeup_day"),
+    }
