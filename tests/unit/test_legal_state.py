@@ -168,3 +168,19 @@ def test_complex_case_read_from_dates_computed_on_a_wrong_calendar():
         ("onestop", "calendar_makeup_day"),
         ("portal", "calendar_makeup_day"),
     }
+
+
+def test_a_pause_before_the_moment_withdraws_the_alert_until_the_clock_runs_again():
+    received = ev("onestop", "1", Status.RECEIVED, RECEIVED, seq=1)
+    paused_at = datetime(2026, 1, 12, 8, 0, tzinfo=VN_TZ)  # before the near moment (Mon 09:00)
+    state = fold([received, ev("onestop", "2", Status.SUPPLEMENT_REQUESTED, paused_at, seq=2)], paused_at)
+    assert state.due_at is None  # the clock is stopped: no due time, nothing to wait for
+    later = evaluate(state, datetime(2026, 1, 20, tzinfo=VN_TZ), POLICY).state
+    assert later.alerts == ()
+    assert all(m < paused_at for m in _moments(state))  # nothing scheduled while the clock stands
+    # The citizen answers a week later: the clock runs again, the due time moved by the pause.
+    resumed_at = datetime(2026, 1, 19, 8, 0, tzinfo=VN_TZ)
+    answer = ev("onestop", "3", Status.SUPPLEMENT_RECEIVED, resumed_at, seq=3)
+    resumed = apply_event(later, answer, resumed_at, POLICY).state
+    assert resumed.due_at is not None and resumed.due_at > datetime(2026, 1, 13, 9, 0, tzinfo=VN_TZ)
+    assert resumed.alerts == ()  # still more than a working day left
