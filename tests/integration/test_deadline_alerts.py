@@ -73,3 +73,44 @@ def test_near_then_overdue_with_no_further_event_once_each_even_after_a_restart(
         pub.send_events([received("OPEN")])
     again = alerts(read_topic(settings, names.deadlines, lambda m: len(m) >= len(got), timeout=30))
     assert sorted(again) == sorted(got)
+
+
+def test_alerts_fire_once_across_a_rebalance(settings, worker, tmp_path):
+    """A second worker joins while alerts are due: partitions (and their tables) move, and every
+    dossier still gets each alert exactly once."""
+    from tests.integration.conftest import WorkerHandle, _free_port
+
+    names = topics_for(settings)
+    soon = settings.model_copy(
+        update={"worker": settings.worker.model_copy(update={"clock_start": DUE - timedelta(seconds=20)})}
+    )
+    first = WorkerHandle(soon, tmp_path / "first.log").start()
+    dossiers = [f"REBAL-{i:02d}" for i in range(16)]
+    try:
+        with Publisher(soon) as pub:
+            pub.send_events([received(d) for d in dossiers])
+        read_topic(soon, names.deadlines, lambda m: len(alerts(m)) >= len(dossiers), timeout=60)
+        other = soon.model_copy(
+            update={
+                "worker": soon.worker.model_copy(
+                    update={"data_dir": tmp_path / "second", "web_port": _free_port()}
+                )
+            }
+        )
+        second = WorkerHandle(other, tmp_path / "second.log").start()
+        try:
+            want = {(d, k) for d in dossiers for k in ("near_deadline", "overdue")}
+            msgs = read_topic(soon, names.deadlines, lambda m: want <= set(alerts(m)), timeout=120)
+            # A little longer: a duplicate would come now if it came at all.
+            msgs = read_topic(soon, names.deadlines, lambda m: len(m) >= len(msgs), timeout=30)
+            import time
+
+            time.sleep(5)
+            final = alerts(read_topic(soon, names.deadlines, lambda m: len(m) >= len(msgs), timeout=30))
+            counts = {pair: final.count(pair) for pair in want}
+            assert set(counts.values()) == {1}, {p: n for p, n in counts.items() if n != 1}
+            assert len(final) == len(want)
+        finally:
+            second.stop()
+    finally:
+        first.stop()
