@@ -147,16 +147,21 @@ def explain_due(ctx: DueContext, source_due: datetime, legal_due: datetime) -> l
         pause_options.append((kept, [why]))
     # Single causes first, then a calendar fault together with a missed pause.
     options = sorted(product(calendar_options, pause_options), key=lambda o: len(o[0][1]) + len(o[1][1]))
-    for (c, cw), (ps, pw) in options:
-        if not cw and not pw:
-            continue
-        if _close(_due(ctx, c, ps), source_due):
+    dues = [((c, cw), (ps, pw), _due(ctx, c, ps)) for (c, cw), (ps, pw) in options]
+    for (_, cw), (_, pw), due in dues:
+        if (cw or pw) and _close(due, source_due):
             return cw + pw
-    moved = cal.working_time_between(legal_due, source_due)
-    whole_days = moved / ctx.policy.working_day  # type: ignore[attr-defined]
-    if moved and abs(whole_days - round(whole_days)) < 1e-6:
-        return [("appointment_changed", f"the source moved its appointment date by {round(whole_days):+d} "
-                 f"working day(s), a change no other system recorded")]  # fmt: skip
+    # An appointment date moved by whole working days in that system alone, counted on the
+    # system's own (possibly wrong) calendar from the date it had computed.
+    for (c, cw), (_, pw), due in dues:
+        if due is None:
+            continue
+        moved = c.working_time_between(due, source_due)
+        days = moved / ctx.policy.working_day  # type: ignore[attr-defined]
+        if moved and abs(days - round(days)) < 1e-6:
+            why = ("appointment_changed", f"the source moved its appointment date by {round(days):+d} "
+                   f"working day(s), a change no other system recorded")  # fmt: skip
+            return [why, *cw, *pw]
     return []
 
 
