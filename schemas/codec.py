@@ -73,17 +73,13 @@ def _known() -> dict[bytes, Schema]:
     known: dict[bytes, Schema] = {}
     for path in sorted(AVRO_DIR.glob("*.avsc")) + sorted((AVRO_DIR / "versions").glob("*/*.avsc")):
         try:
-            schema = _load(path) if path.parent == AVRO_DIR else _load_version(path)
+            # A retired version lives in versions/<n>/ with the named types it used beside it.
+            schema = _load(path)
         except Exception as exc:
             raise RuntimeError(f"schema file {path} does not parse: {exc}") from exc
         if schema.parsed.get("type") == "record":
             known[schema.fingerprint] = schema
     return known
-
-
-def _load_version(path: Path) -> Schema:
-    # A retired version lives in versions/<n>/ with the named types it used beside it.
-    return _load(path)
 
 
 def encode(name: str, record: dict[str, Any]) -> bytes:

@@ -143,10 +143,11 @@ def by_source(history: Iterable[HistoryEntry]) -> dict[str, list[HistoryEntry]]:
     return {source: _source_order(entries) for source, entries in grouped.items()}
 
 
-def source_views(history: Iterable[HistoryEntry]) -> dict[str, SourceView]:
+def source_views(grouped: dict[str, list[HistoryEntry]]) -> dict[str, SourceView]:
+    """Each source's view from its entries in its own order (``by_source``)."""
     views = {}
-    for source, ordered in by_source(history).items():
-        entries = ordered
+    for source, entries in grouped.items():
+        ordered = entries
         last = ordered[-1]
         due = next((e.due_at for e in reversed(ordered) if e.due_at is not None), None)
         overdue = next((e.overdue for e in reversed(ordered) if e.overdue is not None), None)
@@ -232,8 +233,8 @@ def derive(
     """Everything but bookkeeping, from the history; time-dependent parts as of ``as_of``."""
     history = tuple(sorted(history, key=HistoryEntry.order_key))
     as_of = as_of or (history[-1].occurred_at if history else None)
-    sources = source_views(history)
     grouped = by_source(history)
+    sources = source_views(grouped)
     first_seen = {s: min(e.occurred_at for e in entries) for s, entries in grouped.items()}
     conflicts = detect(sources, first_seen, as_of, policy.conflicts) if as_of else {}
     received_at = receipt_time(grouped, policy)
