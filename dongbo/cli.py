@@ -119,9 +119,16 @@ def accuracy(
     as_of: str = typer.Option(
         None, "--as-of", help="judge open dossiers at this ISO time (default: the run's end)"
     ),
+    replay_dir: Path = typer.Option(
+        None,
+        "--replay",
+        file_okay=False,
+        help="score an in-process replay of `dongbo simulate --out DIR` (no broker, no Redis) "
+        "instead of the states the worker left in Redis",
+    ),
 ) -> None:
-    """Compare the engine's results (in Redis) with a simulation's truth: due times, outcomes,
-    discrepancies and conflicts. Exit code 1 unless everything is right."""
+    """Compare the engine's results with a simulation's truth: due times, outcomes, discrepancies
+    and conflicts. Exit code 1 unless everything is right."""
     from datetime import datetime
 
     from dongbo.accuracy import load_states, read_truth, render, score, truth_end
@@ -131,7 +138,25 @@ def accuracy(
     if end is None:
         _fail("the truth has no summary file with its end time: give --as-of")
         return
-    states = load_states(get_settings(), (t["dossier_id"] for t in truths))
+    if replay_dir is not None:
+        from dongbo.replay import replay
+        from streams.agents.merge import worker_policy
+
+        settings = get_settings()
+
+        def said(n: int) -> None:
+            typer.echo(f"replay: {n:,} records", err=True)
+
+        try:
+            replayed = replay(replay_dir, worker_policy(settings), settings.kafka.partitions, said)
+        except FileNotFoundError as exc:
+            _fail(str(exc), code=2)
+            return
+        typer.echo(f"replayed {replayed.records:,} records in-process; dead letters: "
+                   f"{dict(replayed.dead_letters) or 'none'}", err=True)  # fmt: skip
+        states = replayed.states
+    else:
+        states = load_states(get_settings(), (t["dossier_id"] for t in truths))
     result = score(truths, states, end)
     typer.echo(render(result))
     raise typer.Exit(0 if result.perfect else 1)

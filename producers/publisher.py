@@ -16,7 +16,8 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from dongbo.settings import Settings
 from dongbo.topics import Topics, topics_for
 from schemas import codec
-from streams.model import DossierEvent
+from streams.model import DossierEvent, utcnow
+from streams.normalise.sources import CAPTURED_AT
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,10 @@ class Publisher:
         self, topic: str, key: str | bytes, value: bytes | None, headers: dict[str, str] | None = None
     ) -> None:
         kb = key.encode() if isinstance(key, str) else key
-        hdrs: list[tuple[str, str | bytes | None]] = [(k, v.encode()) for k, v in (headers or {}).items()]
+        headers = dict(headers or {})
+        # When the record was captured: its ingestion time downstream (a replay passes the original).
+        headers.setdefault(CAPTURED_AT, utcnow().isoformat())
+        hdrs: list[tuple[str, str | bytes | None]] = [(k, v.encode()) for k, v in headers.items()]
         while True:
             try:
                 self._producer.produce(

@@ -10,8 +10,9 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from streams.clockskew import clock_offsets
 from streams.conflicts import Conflict, ConflictPolicy, detect
 from streams.discrepancies import (
     Discrepancy,
@@ -234,21 +235,31 @@ def derive(
     history = tuple(sorted(history, key=HistoryEntry.order_key))
     as_of = as_of or (history[-1].occurred_at if history else None)
     grouped = by_source(history)
+    # Read a skewed system's times shifted back to the real moments; the stored history stays raw.
+    skews = clock_offsets(grouped, policy.source_priority)
+    timeline = history
+    if skews:
+        timeline = tuple(sorted(
+            (replace(e, occurred_at=e.occurred_at - skews[e.source]) if e.source in skews else e
+             for e in history),
+            key=HistoryEntry.order_key,
+        ))  # fmt: skip
+        grouped = by_source(timeline)
     sources = source_views(grouped)
     first_seen = {s: min(e.occurred_at for e in entries) for s, entries in grouped.items()}
     conflicts = detect(sources, first_seen, as_of, policy.conflicts) if as_of else {}
     received_at = receipt_time(grouped, policy)
-    ended_at = _first_time(history, ENDING) or _first_time(history, {Status.RETURNED})
-    channel_v = _preferred(history, "channel", policy)
+    ended_at = _first_time(timeline, ENDING) or _first_time(timeline, {Status.RETURNED})
+    channel_v = _preferred(timeline, "channel", policy)
     channel = channel_v if isinstance(channel_v, Channel) else Channel.UNKNOWN
-    procedure_code: str | None = _preferred(history, "procedure_code", policy)  # type: ignore[assignment]
-    unit_code: str | None = _preferred(history, "unit_code", policy)  # type: ignore[assignment]
-    submitted_at = _first_time(history, {Status.SUBMITTED})
+    procedure_code: str | None = _preferred(timeline, "procedure_code", policy)  # type: ignore[assignment]
+    unit_code: str | None = _preferred(timeline, "unit_code", policy)  # type: ignore[assignment]
+    submitted_at = _first_time(timeline, {Status.SUBMITTED})
     rules = policy.rules
     version = rules.version(procedure_code, received_at) if rules else None
     pausing = rules.pausing(version) if rules else policy.pausing
     pauses = tuple(derive_pauses(grouped, pausing, policy.source_priority))
-    extended: datetime | None = _preferred(history, "extended_due_at", policy)  # type: ignore[assignment]
+    extended: datetime | None = _preferred(timeline, "extended_due_at", policy)  # type: ignore[assignment]
     legal_fields: dict[str, object] = {}
     if rules is not None:
         legal = legal_view(
@@ -274,7 +285,8 @@ def derive(
                 extended,
                 sources,
                 legal.complex_case,
-            ),
+            )
+            + _skew_notes(skews),
             "due_at": legal.due_at,
             "extended_due_at": legal.extended_due_at,
             "outcome": legal.outcome,
@@ -283,7 +295,7 @@ def derive(
         }
     return replace(
         base,
-        status=unified_status(history, policy),
+        status=unified_status(timeline, policy),
         procedure_code=procedure_code,
         unit_code=unit_code,
         channel=channel,
@@ -333,3 +345,18 @@ def _discrepancies(
         {n: v.status in ENDING or v.status == Status.RETURNED for n, v in sources.items()},
     )
     return tuple(dues + flags)
+
+
+def _skew_notes(skews: dict[str, timedelta]) -> tuple[Discrepancy, ...]:
+    """A skewed clock, said once per source: why its times differ from the state's."""
+    out = []
+    for source, off in sorted(skews.items()):
+        minutes = round(off.total_seconds() / 60)
+        way = "ahead of" if minutes > 0 else "behind"
+        out.append(Discrepancy(
+            source=source, field="clock", reason="clock_skew",
+            detail=f"the source's clock is {abs(minutes)} min {way} the other systems' for this dossier "
+                   f"(its times of the same steps differ by that much); its times are read corrected",
+            source_value=f"{minutes:+d} min", legal_value="+0 min",
+        ))  # fmt: skip
+    return tuple(out)

@@ -44,7 +44,7 @@ from producers.simulator.views import SystemView, records
 from producers.simulator.vocab import SYSTEMS
 from producers.simulator.workload import plan_arrivals
 from streams.model import VN_TZ
-from streams.normalise.sources import RAW_SCHEMAS
+from streams.normalise.sources import CAPTURED_AT, RAW_SCHEMAS
 
 Progress = Callable[[str], None]
 _ORDER = {s: i for i, s in enumerate(SYSTEMS)}
@@ -204,7 +204,8 @@ def run_simulation(
         while heap and (until is None or heap[0][0] <= until):
             at, _, _, _, _, system, code, value = heapq.heappop(heap)
             pacer.wait(at)
-            sink.send(system, code, value, {"event_type": RAW_SCHEMAS[system], "source": system}, at)
+            headers = {"event_type": RAW_SCHEMAS[system], "source": system, CAPTURED_AT: at.isoformat()}
+            sink.send(system, code, value, headers, at)
 
     with contextlib.ExitStack() as stack:
         stack.callback(sink.close)

@@ -13,30 +13,19 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
-
-from aiokafka.partitioner import murmur2
 
 from dongbo.settings import Settings
 from schemas import codec
 from streams.clock import WallClock
 from streams.conflicts import Conflict, ConflictPolicy
 from streams.deadletter import DeadLetter
+from streams.engine import MergeEngine, Output
 from streams.legal import LegalRules
-from streams.merge import (
-    DEFAULT_POLICY,
-    MergePolicy,
-    MergeResult,
-    apply_event,
-    conflict_changes,
-    evaluate,
-    new_alerts,
-)
+from streams.merge import DEFAULT_POLICY, MergePolicy
 from streams.model import DossierEvent, utcnow
 from streams.state import DossierState
-from streams.statecache import StateCache
-from streams.timers import TimerIndex, state_next_moment
 
 if TYPE_CHECKING:
     from streams.app import DongboApp
@@ -67,11 +56,6 @@ def decode_event(key: bytes | None, value: bytes | None) -> DossierEvent | Rejec
         # key would split one dossier's state across workers.
         return Rejected("key_mismatch", f"key {key!r} is not the dossier id {event.dossier_id!r}")
     return event
-
-
-def partition_of(key: bytes, partitions: int) -> int:
-    """The partition the producers' murmur2 partitioner (Java's, aiokafka's) gives a key."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def worker_policy(settings: Settings) -> MergePolicy:
@@ -105,12 +89,8 @@ def install(dapp: DongboApp) -> None:
     conflicts_topic = dapp.topic(names.conflicts)
     deadlines_topic = dapp.topic(names.deadlines)
     ticks_topic = dapp.topic(names.ticks)
-    policy = worker_policy(dapp.settings)
-    stream_clock = ws.clock == "stream"
-    timers: dict[int, TimerIndex] = {}  # per partition: a partition's moments are handled in its context
-    watermarks: dict[int, datetime] = {}
+    engine = MergeEngine(worker_policy(dapp.settings), table, n_partitions, stream_clock=ws.clock == "stream")
     assigned: set[object] = set()
-    cache = StateCache(policy=policy)
     clock = WallClock(ws.clock_start)
 
     async def dead_letter(msg_topic: str, partition: int, offset: int, key: bytes | None,
@@ -120,32 +100,19 @@ def install(dapp: DongboApp) -> None:
         letter = DeadLetter(reason, detail, "merge", msg_topic, partition, offset, key, value, utcnow())
         await dlq_topic.send(key=key, value=letter.encode())
 
-    async def publish(key: bytes, old: DossierState | None, result: MergeResult, republish: bool) -> None:
-        new = result.state
-        if result.changed or result.applied:
-            raw = new.dumps()
-            table[key] = raw  # assigned back, or it never reaches the changelog
-            cache.put(key, raw, new)
-        if result.changed:
+    async def publish(out: Output) -> None:
+        new = out.state
+        if out.changed:
             metrics.state_changes.inc()
-        if result.changed or republish:
-            await state_topic.send(key=key, value=codec.encode("vn.dongbo.DossierState", new.to_record()))
-        opened, resolved = conflict_changes(old, new)
-        for change, items in (("OPENED", opened), ("RESOLVED", resolved)):
+        if out.send_state:
+            await state_topic.send(key=out.key, value=codec.encode("vn.dongbo.DossierState", new.to_record()))
+        for change, items in (("OPENED", out.opened), ("RESOLVED", out.resolved)):
             for c in items:
                 metrics.conflicts.labels(c.kind, change.lower()).inc()
-                await conflicts_topic.send(key=key, value=conflict_record(new, c, change))
-        for kind in new_alerts(old, new):
+                await conflicts_topic.send(key=out.key, value=conflict_record(new, c, change))
+        for kind in out.alerts:
             metrics.alerts.labels(kind).inc()
-            await deadlines_topic.send(key=key, value=alert_record(new, kind))
-        index = timers.setdefault(partition_of(key, n_partitions), TimerIndex())
-        index.schedule(key, state_next_moment(new, policy))
-
-    async def look_again(key: bytes, now: datetime) -> None:
-        """Time has passed for this dossier: re-evaluate it with no new event."""
-        current = cache.load(key, table.get(key))
-        if current is not None:
-            await publish(key, current, evaluate(current, now, policy), republish=False)
+            await deadlines_topic.send(key=out.key, value=alert_record(new, kind))
 
     @app.agent(app.topic(names.events, names.ticks, partitions=n_partitions,
                          key_type=bytes, value_type=bytes), name="merge")  # fmt: skip
@@ -155,31 +122,24 @@ def install(dapp: DongboApp) -> None:
             msg = event.message
             wall = clock.now()
             if msg.topic == names.ticks:
-                await look_again(msg.key, wall)
+                looked = engine.look_again(msg.key, wall)
+                if looked is not None:
+                    await publish(looked)
                 continue
             decoded = decode_event(msg.key, msg.value)
             if isinstance(decoded, Rejected):
                 await dead_letter(msg.topic, msg.partition, msg.offset, msg.key, msg.value,
                                   decoded.reason, decoded.detail)  # fmt: skip
                 continue
-            now = wall
-            if stream_clock:
-                mark = max(watermarks.get(msg.partition, decoded.occurred_at), decoded.occurred_at)
-                watermarks[msg.partition] = now = mark
-                # Moments the watermark passed, in order, before this event is applied.
-                for key in timers.get(msg.partition, TimerIndex()).pop_due(now):
-                    await look_again(key, now)
-            key = decoded.dossier_id.encode()
-            state = cache.load(key, table.get(key))
-            result = apply_event(state, decoded, now, policy)
-            metrics.events.labels(decoded.source, "applied" if result.applied else "duplicate").inc()
+            outputs = engine.on_event(msg.partition, decoded, wall)
+            applied = outputs[-1].applied  # the last output is the event's own dossier
+            metrics.events.labels(decoded.source, "applied" if applied else "duplicate").inc()
             metrics.event_lag_seconds.labels(decoded.source).observe(
                 max(0.0, (decoded.ingested_at - decoded.occurred_at).total_seconds())
             )
             metrics.source_last_event.labels(decoded.source).set(wall.timestamp())
-            # A redelivered event (after a crash) re-publishes the current state: the first
-            # publication may have been lost with the crash. Sinks keep the highest version.
-            await publish(key, state, result, republish=not result.applied)
+            for out in outputs:
+                await publish(out)
             metrics.process_seconds.observe(time.perf_counter() - started)
 
     @app.timer(interval=ws.tick_interval)
@@ -189,17 +149,11 @@ def install(dapp: DongboApp) -> None:
             # A rebalance: rebuild the index from the states this worker now owns.
             assigned.clear()
             assigned.update(current)
-            timers.clear()
-            for key, raw in list(table.items()):
-                state = DossierState.loads(raw, policy)
-                index = timers.setdefault(partition_of(key, n_partitions), TimerIndex())
-                index.schedule(key, state_next_moment(state, policy))
-        if stream_clock:
+            engine.rebuild_timers(list(table.items()))
+        if engine.stream_clock:
             return  # stream time moves with the events, handled inline
-        now = clock.now()
-        for index in timers.values():
-            for key in index.pop_due(now):
-                await ticks_topic.send(key=key, value=b"")
+        for key in engine.due(clock.now()):
+            await ticks_topic.send(key=key, value=b"")
 
 
 def conflict_record(state: DossierState, c: Conflict, change: str) -> bytes:

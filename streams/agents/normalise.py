@@ -15,7 +15,7 @@ from streams.deadletter import DeadLetter
 from streams.model import utcnow
 from streams.normalise.errors import NormaliseError
 from streams.normalise.registry import normalise
-from streams.normalise.sources import source_of_topic
+from streams.normalise.sources import captured_at, source_of_topic
 
 if TYPE_CHECKING:
     from streams.app import DongboApp
@@ -41,7 +41,7 @@ def install(dapp: DongboApp) -> None:
             try:
                 if msg.value is None:
                     raise NormaliseError("undecodable", "record has no value (tombstone on a source topic)")
-                canonical = normalise(source_of_topic(msg.topic), msg.value, now)
+                canonical = normalise(source_of_topic(msg.topic), msg.value, captured_at(msg.headers, now))
             except NormaliseError as exc:
                 log.warning("dead letter %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, exc)
                 metrics.dead_letters.labels("normalise", exc.reason).inc()

@@ -17,7 +17,9 @@ from streams.normalise.errors import NormaliseError
 from streams.normalise.mapping import CodeMap
 from streams.normalise.sources import RAW_SCHEMAS
 
-DEFAULT_MAX_SKEW = timedelta(minutes=10)
+# A source clock hours off, or a wrong time zone (±7 h), is a disagreement dongbo explains, not bad
+# input: its records must reach the merge. A time more than a day ahead of arrival is garbage.
+DEFAULT_MAX_SKEW = timedelta(days=1)
 
 # codec.DecodeError reasons, as the dead-letter topic files them.
 _DECODE_REASONS = {

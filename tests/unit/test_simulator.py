@@ -120,7 +120,11 @@ def test_every_record_normalises_to_its_dossier(faulty: tuple[list[dict[str, Any
         t = by_id[rec.key]
         assert event.dossier_id == rec.key and event.source == rec.system
         assert rec.system in t["systems"]
-        assert rec.headers == {"event_type": f"{_schema(rec.system)}", "source": rec.system}
+        assert rec.headers == {
+            "event_type": f"{_schema(rec.system)}",
+            "source": rec.system,
+            "captured_at": rec.deliver_at.isoformat(),  # the send moment is the capture time
+        }
         assert event.status is canonical(rec.system, event.source_status or "")
         assert event.channel.value == t["channel"]
         assert event.procedure_code == t["procedure_code"]

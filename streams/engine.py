@@ -1,0 +1,126 @@
+"""The merge engine without Kafka: table, state cache, per-partition timers and stream watermarks.
+
+The merge agent (``streams.agents.merge``) is this engine plus I/O: it feeds decoded events and
+ticks in and sends what comes out (states, conflict changes, alerts) to their topics. Keeping the
+bookkeeping here lets a replay run the very same logic in-process (``dongbo accuracy --offline``,
+tests, benchmarks), so what is measured offline is what the worker does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiokafka.partitioner import murmur2
+
+from streams.conflicts import Conflict
+from streams.merge import MergePolicy, MergeResult, apply_event, conflict_changes, evaluate, new_alerts
+from streams.model import DossierEvent
+from streams.state import DossierState
+from streams.statecache import StateCache
+from streams.timers import TimerIndex, state_next_moment
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition the producers' murmur2 partitioner (Java's, aiokafka's) gives a key."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+@dataclass(frozen=True)
+class Output:
+    """What one step produced for one dossier: what the I/O edge must publish."""
+
+    key: bytes
+    state: DossierState
+    applied: bool  # an event was applied (False: a duplicate, a redelivery, or a look with no event)
+    changed: bool  # the visible state changed (version went up)
+    send_state: bool  # publish the state (changed, or republished after a redelivery)
+    opened: tuple[Conflict, ...]
+    resolved: tuple[Conflict, ...]
+    alerts: tuple[str, ...]
+
+
+class MergeEngine:
+    """One worker's merge state. ``table`` is the Faust table in the worker, a dict offline.
+
+    Clock: with ``stream_clock`` the time of a partition is its watermark, the latest event time
+    seen on it, and the moments it passes are handled before the event that moved it; otherwise
+    the caller passes the wall time and asks for ``due`` keys on its own schedule.
+    """
+
+    def __init__(
+        self,
+        policy: MergePolicy,
+        table: MutableMapping[bytes, bytes],
+        partitions: int,
+        *,
+        stream_clock: bool,
+        cache_size: int = 50_000,
+    ) -> None:
+        self.policy, self.table, self.partitions, self.stream_clock = policy, table, partitions, stream_clock
+        self.timers: dict[int, TimerIndex] = {}
+        self.watermarks: dict[int, datetime] = {}
+        self.cache = StateCache(maxsize=cache_size, policy=policy)
+
+    def state(self, key: bytes) -> DossierState | None:
+        return self.cache.load(key, self.table.get(key))
+
+    def on_event(self, partition: int, event: DossierEvent, wall: datetime) -> list[Output]:
+        """Apply one event (stream clock: after the moments its watermark passed, in order)."""
+        outputs: list[Output] = []
+        now = wall
+        if self.stream_clock:
+            now = max(self.watermarks.get(partition, event.occurred_at), event.occurred_at)
+            self.watermarks[partition] = now
+            for key in self.timers.get(partition, TimerIndex()).pop_due(now):
+                out = self.look_again(key, now)
+                if out is not None:
+                    outputs.append(out)
+        key = event.dossier_id.encode()
+        state = self.state(key)
+        result = apply_event(state, event, now, self.policy)
+        # A redelivered event (after a crash) re-publishes the current state: the first
+        # publication may have been lost with the crash. Sinks keep the highest version.
+        outputs.append(self._record(key, state, result, republish=not result.applied))
+        return outputs
+
+    def look_again(self, key: bytes, now: datetime) -> Output | None:
+        """Time has passed for this dossier: re-evaluate it with no new event."""
+        current = self.state(key)
+        if current is None:
+            return None
+        return self._record(key, current, evaluate(current, now, self.policy), republish=False)
+
+    def due(self, now: datetime) -> list[bytes]:
+        """Wall clock: the dossiers whose moment has come, across this worker's partitions."""
+        return [key for index in self.timers.values() for key in index.pop_due(now)]
+
+    def rebuild_timers(self, items: Iterable[tuple[bytes, bytes]]) -> None:
+        """After a rebalance: the index from the states this worker now owns."""
+        self.timers.clear()
+        for key, raw in items:
+            self._schedule(key, DossierState.loads(raw, self.policy))
+
+    def _schedule(self, key: bytes, state: DossierState) -> None:
+        index = self.timers.setdefault(partition_of(key, self.partitions), TimerIndex())
+        index.schedule(key, state_next_moment(state, self.policy))
+
+    def _record(self, key: bytes, old: DossierState | None, result: MergeResult, republish: bool) -> Output:
+        new = result.state
+        if result.changed or result.applied:
+            raw = new.dumps()
+            self.table[key] = raw  # assigned back, or it never reaches the changelog
+            self.cache.put(key, raw, new)
+        opened, resolved = conflict_changes(old, new)
+        self._schedule(key, new)
+        return Output(
+            key=key,
+            state=new,
+            applied=result.applied,
+            changed=result.changed,
+            send_state=result.changed or republish,
+            opened=tuple(opened),
+            resolved=tuple(resolved),
+            alerts=tuple(new_alerts(old, new)),
+        )
