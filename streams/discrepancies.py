@@ -73,9 +73,12 @@ def _close(a: datetime | None, b: datetime | None) -> bool:
 
 
 def _special_days(cal: BusinessCalendar, start: date, end: date) -> list[tuple[date, DayKind, str]]:
+    """Special days between ``start`` and ``end`` that a calendar lacking them would count
+    differently (a holiday on a Sunday is a day off either way)."""
     out: list[tuple[date, DayKind, str]] = []
     for info in cal.days(start, end):
-        if info.kind in (DayKind.MAKEUP, DayKind.HOLIDAY, DayKind.SWAPPED_OFF):
+        off = info.kind in (DayKind.HOLIDAY, DayKind.SWAPPED_OFF)
+        if info.kind is DayKind.MAKEUP or (off and _lacking(cal, info.day).is_working_day(info.day)):
             out.append((info.day, info.kind, info.label or ""))
     return out[:MAX_SPECIAL_DAYS]
 
@@ -92,6 +95,10 @@ def _variant(cal: BusinessCalendar, holidays: frozenset[date], makeups: frozense
             _VARIANTS.clear()
         found = _VARIANTS[key] = cal.variant(drop_holidays=holidays, drop_makeup_days=makeups)
     return found
+
+
+def _lacking(cal: BusinessCalendar, holiday: date) -> BusinessCalendar:
+    return _variant(cal, frozenset({holiday}), frozenset())
 
 
 def _day(d: date) -> str:
@@ -117,12 +124,15 @@ def calendar_hypotheses(
                 "calendar_holiday",
                 f"the source treated {_day(day)} ({label}) as a working day",
             )
-    # One special day wrong; then a source's calendar missing several at once (every holiday of
-    # the window, every make-up day, or the whole yearly swap table).
-    groups: list[tuple[date, ...]] = [(day,) for day, _, _ in special]
+    # A calendar is wrong because an update never reached it (the year's holiday and swap table,
+    # published as one decree), so a calendar lacking one special day of the window most likely
+    # lacks them all: the whole table is the first hypothesis, then every holiday, every make-up
+    # day, and last a single day. Where several reproduce the date (a missing holiday and a missing
+    # make-up day cancel out), the first is kept.
     holidays = tuple(d for d, k, _ in special if k is not DayKind.MAKEUP)
     makeups = tuple(d for d, k, _ in special if k is DayKind.MAKEUP)
-    groups += [g for g in (holidays, makeups, holidays + makeups) if len(g) > 1]
+    groups: list[tuple[date, ...]] = [g for g in (holidays + makeups, holidays, makeups) if g]
+    groups += [(day,) for day, _, _ in special]
     for group in dict.fromkeys(groups):
         variant = _variant(
             cal, frozenset(d for d in group if d in holidays), frozenset(d for d in group if d in makeups)
@@ -134,9 +144,8 @@ def calendar_hypotheses(
 def explain_due(ctx: DueContext, source_due: datetime, legal_due: datetime) -> list[tuple[str, str]]:
     """(reason, detail) pairs that together reproduce the source's due date; [] when none do."""
     cal = ctx.calendar
-    lo = ctx.received_at.date() - timedelta(days=1)
-    hi = max(source_due, legal_due).date() + timedelta(days=1)
-    calendar_options = calendar_hypotheses(cal, lo, hi)
+    # Only days between the receipt and the later date can move the date.
+    calendar_options = calendar_hypotheses(cal, ctx.received_at.date(), max(source_due, legal_due).date())
     pause_options: list[tuple[tuple[Pause, ...], list[tuple[str, str]]]] = [(ctx.pauses, [])]
     for p in ctx.pauses:
         if p.end is None:
@@ -145,8 +154,11 @@ def explain_due(ctx: DueContext, source_due: datetime, legal_due: datetime) -> l
         why = ("missed_pause", f"the source did not pause the clock for the {p.reason} of "
                f"{p.start:%d/%m %H:%M}–{p.end:%d/%m %H:%M}")  # fmt: skip
         pause_options.append((kept, [why]))
-    # Single causes first, then a calendar fault together with a missed pause.
-    options = sorted(product(calendar_options, pause_options), key=lambda o: len(o[0][1]) + len(o[1][1]))
+    # The fewest missed pauses first; within that, the calendars in their order (the legal one first).
+    order = {id(c): i for i, (c, _) in enumerate(calendar_options)}
+    options = sorted(
+        product(calendar_options, pause_options), key=lambda o: (len(o[1][1]), order[id(o[0][0])])
+    )
     dues = [((c, cw), (ps, pw), _due(ctx, c, ps)) for (c, cw), (ps, pw) in options]
     for (_, cw), (_, pw), due in dues:
         if (cw or pw) and _close(due, source_due):
@@ -159,9 +171,13 @@ def explain_due(ctx: DueContext, source_due: datetime, legal_due: datetime) -> l
         moved = c.working_time_between(due, source_due)
         days = moved / ctx.policy.working_day  # type: ignore[attr-defined]
         if moved and abs(days - round(days)) < 1e-6:
+            # The moved date is what the source shows: the change is the cause. How the source had
+            # computed the date before (its calendar, its pauses) is context, said in the detail.
+            base = "; ".join(detail for _, detail in [*cw, *pw])
             why = ("appointment_changed", f"the source moved its appointment date by {round(days):+d} "
-                   f"working day(s), a change no other system recorded")  # fmt: skip
-            return [why, *cw, *pw]
+                   f"working day(s), a change no other system recorded"
+                   + (f" (from the date it had computed: {base})" if base else ""))  # fmt: skip
+            return [why]
     return []
 
 

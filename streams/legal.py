@@ -85,7 +85,10 @@ def legal_view(
     extended_due_at: datetime | None,
     as_of: datetime | None,
     source_dues: tuple[datetime, ...] = (),
+    assume_complex: bool = False,
 ) -> Legal:
+    """``assume_complex``: the case is complex whatever the systems' dates say (the caller weighed
+    them another way)."""
     cal = rules.calendar(unit_code)
     late = _received_late(rules, cal, channel, submitted_at, received_at, as_of)
     if received_at is None:
@@ -97,12 +100,19 @@ def legal_view(
     spans = [(p.start, p.end, p.reason) for p in pauses]
     comp = compute_due(received_at, version, cal, spans, channel=channel, policy=rules.policy, explain=False)
     complex_case = False
+    if assume_complex and version.complex_limit is not None:
+        longer = compute_due(
+            received_at, version, cal, spans, channel=channel, policy=rules.policy,
+            complex_case=True, explain=False,
+        )  # fmt: skip
+        comp, complex_case = longer, True
     # Whether a case is complex (verification needed, ...) is an official's decision that no source
     # sends as a field; the appointment date they set shows it. A source date that is exactly the
     # complex-case limit's due time, and not the ordinary one, decides it.
     ordinary = comp.due_at
     if (
         version.complex_limit is not None
+        and not complex_case
         and ordinary is not None
         and source_dues
         and not any(_same(d, ordinary) for d in source_dues)

@@ -11,6 +11,7 @@ import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from streams.clockskew import clock_offsets
 from streams.conflicts import Conflict, ConflictPolicy, detect
@@ -23,7 +24,7 @@ from streams.discrepancies import (
 )
 from streams.domain.catalogue import ProcedureVersion
 from streams.domain.policy import ExtensionJudgement
-from streams.legal import ALERT_KINDS, LegalRules, due_alerts, legal_view
+from streams.legal import ALERT_KINDS, Legal, LegalRules, due_alerts, legal_view
 from streams.model import ENDING, STAGE, Channel, DossierEvent, Status, from_iso
 from streams.normalise.attrs import EXTENSION_NEW_DUE_AT
 from streams.pauses import DEFAULT_PAUSING, Pause, derive_pauses
@@ -262,31 +263,35 @@ def derive(
     extended: datetime | None = _preferred(timeline, "extended_due_at", policy)  # type: ignore[assignment]
     legal_fields: dict[str, object] = {}
     if rules is not None:
-        legal = legal_view(
-            rules, version, unit_code=unit_code, channel=channel, submitted_at=submitted_at,
-            received_at=received_at, ended_at=ended_at, pauses=pauses, extended_due_at=extended, as_of=as_of,
+        kw: dict[str, Any] = dict(
+            unit_code=unit_code, channel=channel, submitted_at=submitted_at, received_at=received_at,
+            ended_at=ended_at, pauses=pauses, extended_due_at=extended, as_of=as_of,
             source_dues=tuple(v.due_at for _, v in sorted(sources.items(), key=lambda kv: policy.rank(kv[0]))
                               if v.due_at is not None),
         )  # fmt: skip
+        legal = legal_view(rules, version, **kw)
+
+        def explained(view: Legal) -> tuple[Discrepancy, ...]:
+            return _discrepancies(rules, version, unit_code, channel, received_at, ended_at, pauses,
+                                  view.due_at, extended, sources, view.complex_case)  # fmt: skip
+
+        found = explained(legal)
+        if version is not None and version.complex_limit is not None and not legal.complex_case:
+            # No system's date is the ordinary or the complex limit's date, even on a wrong calendar:
+            # each is off in more than one way. The reading of the case (complex or not) under which
+            # more of the systems' dates are explained by a known cause is the one they worked to.
+            unexplained = _unexplained(found)
+            if unexplained:
+                alt = legal_view(rules, version, assume_complex=True, **kw)
+                alt_found = explained(alt)
+                if _unexplained(alt_found) < unexplained:
+                    legal, found = alt, alt_found
         fired = frozenset(base.alerts)
         newly = due_alerts(
             rules, legal, unit_code=unit_code, ended=ended_at is not None, as_of=as_of, fired=fired
         )
         legal_fields = {
-            "discrepancies": _discrepancies(
-                rules,
-                version,
-                unit_code,
-                channel,
-                received_at,
-                ended_at,
-                pauses,
-                legal.due_at,
-                extended,
-                sources,
-                legal.complex_case,
-            )
-            + _skew_notes(skews),
+            "discrepancies": found + _skew_notes(skews),
             "due_at": legal.due_at,
             "extended_due_at": legal.extended_due_at,
             "outcome": legal.outcome,
@@ -360,3 +365,7 @@ def _skew_notes(skews: dict[str, timedelta]) -> tuple[Discrepancy, ...]:
             source_value=f"{minutes:+d} min", legal_value="+0 min",
         ))  # fmt: skip
     return tuple(out)
+
+
+def _unexplained(found: tuple[Discrepancy, ...]) -> int:
+    return sum(1 for d in found if d.field == "due_at" and d.reason == "unexplained")

@@ -4,7 +4,8 @@ A pause starts when a source records a waiting status (supplement requested; fin
 where the procedure says so) and ends at that source's next status that is not waiting. Sources
 do not always record pauses (a known way they disagree): the pauses are taken from the most
 trusted source among those that recorded the most pause episodes, so one system forgetting a
-pause does not erase it, and lagging copies of the same pause are not counted twice.
+pause does not erase it, and lagging copies of the same pause are not counted twice. Each pause
+ends at the first end any system shows for it (a lost "supplement received" does not stretch it).
 """
 
 from __future__ import annotations
@@ -76,4 +77,17 @@ def derive_pauses(
         key = (len(episodes), -rank)
         if episodes and (best is None or key > best):
             best, chosen = key, episodes
-    return chosen
+    others = [p for source, entries in by_source.items() for p in pauses_of_source(entries, stops)]
+    return [_earliest_end(p, others) for p in chosen]
+
+
+def _earliest_end(pause: Pause, others: list[Pause]) -> Pause:
+    """A pause ends when the first system saw the dossier move on: a system that lost the
+    "supplement received" update only ends its pause at its next update, which is too late."""
+    ends = [
+        o.end for o in others
+        if o.end is not None and o.end > pause.start and (pause.end is None or o.start < pause.end)
+    ]  # fmt: skip
+    if not ends or (pause.end is not None and pause.end <= min(ends)):
+        return pause
+    return Pause(pause.start, min(ends), pause.reason, pause.source)

@@ -184,3 +184,57 @@ def test_a_pause_before_the_moment_withdraws_the_alert_until_the_clock_runs_agai
     resumed = apply_event(later, answer, resumed_at, POLICY).state
     assert resumed.due_at is not None and resumed.due_at > datetime(2026, 1, 13, 9, 0, tzinfo=VN_TZ)
     assert resumed.alerts == ()  # still more than a working day left
+
+
+def test_a_calendar_lacking_the_whole_yearly_table_is_named_whole_when_its_days_cancel_out():
+    # Received Wed 31 Dec 2025, 10 working days: the window holds Thu 1 Jan (holiday), Fri 2 Jan
+    # (swapped day off) and Sat 10 Jan (its make-up day). A calendar without the 2026 table counts
+    # 1 and 2 Jan as working and 10 Jan as off: one day early, which "lacks 1 Jan" alone would
+    # also give. The table comes as one decree: the whole of it is the reading kept.
+    received = datetime(2025, 12, 31, 9, 0, tzinfo=VN_TZ)
+    legal_cal = calendar_for("000.00.15.H17")
+    no_table = legal_cal.variant(
+        drop_holidays=[datetime(2026, 1, 1).date(), datetime(2026, 1, 2).date()],
+        drop_makeup_days=[datetime(2026, 1, 10).date()],
+    )
+    version = LegalRules.packaged().catalogue.lookup("1.012780", received)
+    assert version is not None and version.limit.value == 10
+    legal_due = compute_due(received, version, legal_cal, explain=False).due_at
+    source_due = compute_due(received, version, no_table, explain=False).due_at
+    assert legal_due is not None and source_due is not None and source_due < legal_due
+    events = [
+        replace(ev("onestop", "1", Status.RECEIVED, received, due=legal_due), procedure_code="1.012780"),
+        replace(ev("portal", "p", Status.RECEIVED, received + timedelta(minutes=3), due=source_due),
+                procedure_code="1.012780"),
+    ]  # fmt: skip
+    state = fold(events, received + timedelta(minutes=5))
+    assert state.due_at == legal_due
+    found = {(d.source, d.reason) for d in state.discrepancies if d.field == "due_at"}
+    assert found == {("portal", "calendar_holiday"), ("portal", "calendar_makeup_day")}
+    days = " ".join(d.detail for d in state.discrepancies)
+    assert "01/01/2026" in days and "02/01/2026" in days and "10/01/2026" in days
+
+
+def test_a_moved_appointment_is_the_one_cause_named_and_its_base_is_in_the_detail():
+    legal_due = datetime(2026, 1, 13, 9, 0, tzinfo=VN_TZ)
+    moved = datetime(2026, 1, 16, 9, 0, tzinfo=VN_TZ)  # three working days later, in one system only
+    state = fold([
+        ev("onestop", "1", Status.RECEIVED, RECEIVED, due=moved),
+        ev("portal", "p1", Status.RECEIVED, RECEIVED + timedelta(minutes=2), due=legal_due),
+    ], RECEIVED + timedelta(minutes=3))  # fmt: skip
+    found = [(d.source, d.reason) for d in state.discrepancies if d.field == "due_at"]
+    assert found == [("onestop", "appointment_changed")]
+    assert "+3 working day(s)" in state.discrepancies[0].detail
+
+
+def test_a_pause_ends_when_the_first_system_shows_the_dossier_moving_on():
+    # The one-stop system lost its "supplement received": its pause would run to its next update.
+    start, back = RECEIVED + timedelta(hours=1), RECEIVED + timedelta(hours=4)
+    state = fold([
+        ev("onestop", "1", Status.RECEIVED, RECEIVED, seq=1),
+        ev("onestop", "2", Status.SUPPLEMENT_REQUESTED, start, seq=2),
+        ev("onestop", "4", Status.RESULT_READY, back + timedelta(days=1), seq=4),
+        ev("civil", "c1", Status.SUPPLEMENT_REQUESTED, start),
+        ev("civil", "c2", Status.SUPPLEMENT_RECEIVED, back),
+    ], back + timedelta(days=2))  # fmt: skip
+    assert [(p.start, p.end) for p in state.pauses] == [(start, back)]
