@@ -99,8 +99,8 @@ def expected_discrepancies(truth: dict[str, Any]) -> set[tuple[str, str]]:
     out = set()
     for f in truth.get("faults", []):
         reason = FAULT_REASON.get(f["kind"])
-        if reason is None:
-            continue
+        if reason is None or f.get("effect") is False:
+            continue  # not a discrepancy kind, or the fault did not move the system's date
         src = _dt(f.get("source_due_at") or f.get("new_due_at"))
         legal = _dt(truth.get("legal_due_at"))
         final = _dt((truth.get("source_due_at") or {}).get(f["system"]))

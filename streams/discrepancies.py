@@ -8,6 +8,7 @@ system only. What no hypothesis explains is still reported, with the difference 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import product
@@ -141,8 +142,17 @@ def calendar_hypotheses(
     return calendar_options
 
 
-def explain_due(ctx: DueContext, source_due: datetime, legal_due: datetime) -> list[tuple[str, str]]:
-    """(reason, detail) pairs that together reproduce the source's due date; [] when none do."""
+def explain_due(
+    ctx: DueContext,
+    source_due: datetime,
+    legal_due: datetime,
+    reports: Sequence[tuple[datetime, datetime]] = (),
+) -> list[tuple[str, str]]:
+    """(reason, detail) pairs that together reproduce the source's due date; [] when none do.
+
+    ``reports``: the dates the source showed before, (when, date). Where several hypotheses give
+    its last date, the first that also gives each earlier date from the pauses closed by then is
+    kept: the source's own history separates a calendar fault from a missed pause."""
     cal = ctx.calendar
     # Only days between the receipt and the later date can move the date.
     calendar_options = calendar_hypotheses(cal, ctx.received_at.date(), max(source_due, legal_due).date())
@@ -155,14 +165,28 @@ def explain_due(ctx: DueContext, source_due: datetime, legal_due: datetime) -> l
                f"{p.start:%d/%m %H:%M}–{p.end:%d/%m %H:%M}")  # fmt: skip
         pause_options.append((kept, [why]))
     # The fewest missed pauses first; within that, the calendars in their order (the legal one first).
-    order = {id(c): i for i, (c, _) in enumerate(calendar_options)}
-    options = sorted(
-        product(calendar_options, pause_options), key=lambda o: (len(o[1][1]), order[id(o[0][0])])
+    ranked = sorted(
+        product(enumerate(calendar_options), pause_options), key=lambda o: (len(o[1][1]), o[0][0])
     )
-    dues = [((c, cw), (ps, pw), _due(ctx, c, ps)) for (c, cw), (ps, pw) in options]
-    for (_, cw), (_, pw), due in dues:
-        if (cw or pw) and _close(due, source_due):
-            return cw + pw
+    dues = [((c, cw), (ps, pw), _due(ctx, c, ps)) for (_, (c, cw)), (ps, pw) in ranked]
+    reproducing = [
+        (c, cw, ps, pw) for (c, cw), (ps, pw), due in dues if (cw or pw) and _close(due, source_due)
+    ]
+    # The causes are the smallest sets of faults that give the date alone: a wrong calendar alone,
+    # a missed pause alone, both when each does (a pause on a day the source counts as off), and
+    # only else the two together. Within a kind, the first hypothesis the source's own earlier
+    # dates agree with (else the first).
+    singles = [h for h in reproducing if not (h[1] and h[3])]
+    chosen = []
+    for kind in (lambda h: bool(h[1]), lambda h: bool(h[3])):
+        of_kind = [h for h in singles if kind(h)]
+        if of_kind:
+            chosen.append(next((h for h in of_kind if _fits_history(ctx, h[0], h[2], reports)), of_kind[0]))
+    if chosen:
+        return [why for h in chosen for why in (*h[1], *h[3])]
+    if reproducing:
+        both = next((h for h in reproducing if _fits_history(ctx, h[0], h[2], reports)), reproducing[0])
+        return [*both[1], *both[3]]
     # An appointment date moved by whole working days in that system alone, counted on the
     # system's own (possibly wrong) calendar from the date it had computed.
     for (c, cw), (_, pw), due in dues:
@@ -181,16 +205,36 @@ def explain_due(ctx: DueContext, source_due: datetime, legal_due: datetime) -> l
     return []
 
 
+def _fits_history(
+    ctx: DueContext,
+    cal: BusinessCalendar,
+    pauses: tuple[Pause, ...],
+    reports: Sequence[tuple[datetime, datetime]],
+) -> bool:
+    seen: dict[int, datetime | None] = {}
+    for when, shown in reports:
+        closed = tuple(p for p in pauses if p.end is not None and p.end <= when)
+        if len(closed) not in seen:  # pauses follow one another: the closed ones are a prefix
+            seen[len(closed)] = _due(ctx, cal, closed)
+        if not _close(seen[len(closed)], shown):
+            return False
+    return True
+
+
 def due_discrepancies(
-    ctx: DueContext | None, sources: dict[str, SourceView], legal_due: datetime | None
+    ctx: DueContext | None,
+    sources: dict[str, SourceView],
+    legal_due: datetime | None,
+    reports: dict[str, list[tuple[datetime, datetime]]] | None = None,
 ) -> list[Discrepancy]:
+    """``reports``: per source, the dates it showed over time (see ``explain_due``)."""
     if ctx is None or legal_due is None:
         return []
     out = []
     for name, view in sorted(sources.items()):
         if view.due_at is None or _close(view.due_at, legal_due):
             continue
-        reasons = explain_due(ctx, view.due_at, legal_due)
+        reasons = explain_due(ctx, view.due_at, legal_due, (reports or {}).get(name, ()))
         src, leg = view.due_at.isoformat(), legal_due.isoformat()
         if not reasons:
             diff = ctx.calendar.working_time_between(legal_due, view.due_at)

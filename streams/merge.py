@@ -270,10 +270,19 @@ def derive(
                               if v.due_at is not None),
         )  # fmt: skip
         legal = legal_view(rules, version, **kw)
+        # Each source's dates over time (an apology letter's is a new date by decision: left out).
+        reports = {
+            name: [
+                (e.occurred_at, e.due_at)
+                for e in entries
+                if e.due_at is not None and e.extended_due_at is None
+            ]
+            for name, entries in grouped.items()
+        }
 
         def explained(view: Legal) -> tuple[Discrepancy, ...]:
             return _discrepancies(rules, version, unit_code, channel, received_at, ended_at, pauses,
-                                  view.due_at, extended, sources, view.complex_case)  # fmt: skip
+                                  view.due_at, extended, sources, view.complex_case, reports)  # fmt: skip
 
         found = explained(legal)
         if version is not None and version.complex_limit is not None and not legal.complex_case:
@@ -329,6 +338,7 @@ def _discrepancies(
     extended: datetime | None,
     sources: dict[str, SourceView],
     complex_case: bool = False,
+    reports: dict[str, list[tuple[datetime, datetime]]] | None = None,
 ) -> tuple[Discrepancy, ...]:
     if version is None or received_at is None or legal_due is None:
         return ()
@@ -337,7 +347,7 @@ def _discrepancies(
     )
     # A source showing an apology letter's new date tracks the dossier as the law says (rule 6).
     tracked = extended or legal_due
-    dues = due_discrepancies(ctx, sources, tracked)
+    dues = due_discrepancies(ctx, sources, tracked, reports)
     judged = (
         extended
         if rules.policy.extension_judged_against is ExtensionJudgement.EXTENDED and extended

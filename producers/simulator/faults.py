@@ -127,31 +127,40 @@ def make_view(
 
 
 def note_due_faults(view: SystemView, d: Dossier, sim_end: datetime) -> None:
-    """What the calendar and pause faults did to the system's due time, now that it is known."""
+    """What the calendar and pause faults did to the system's due time, now that it is known.
+
+    Which faults caused the system's date: the smallest sets of them that, alone, give its date.
+    With one fault, that one. With a wrong calendar and a missed pause, the one that gives the
+    date alone (both, when each does: a pause on a make-up Saturday the calendar lacks), else
+    both. A fault that is no cause keeps ``effect: false`` (pauses) or is not named (days)."""
     if d.received_at is None:
         return
     reported = view.computed_due(sim_end)
+    legal_cal = view.legal.calendar(d.unit_code)
+    legal = replace(view, calendar=legal_cal, pauses=list(d.pauses), cache={}).computed_due(sim_end)
+    missed = [f for f in d.faults if f["system"] == view.system and f["kind"] == "missed_pause"]
+    wrong_calendar = view.calendar is not legal_cal
+    calendar_alone = replace(view, pauses=list(d.pauses), cache={}).computed_due(sim_end)
+    pause_alone = replace(view, calendar=legal_cal, cache={}).computed_due(sim_end)
+    if reported == legal:
+        calendar_cause = pause_cause = False
+    elif not missed or not wrong_calendar:
+        calendar_cause, pause_cause = wrong_calendar, bool(missed)
+    else:
+        calendar_cause, pause_cause = calendar_alone == reported, pause_alone == reported
+        if not (calendar_cause or pause_cause):
+            calendar_cause = pause_cause = True
+    for fault in missed:
+        fault.update(legal_due_at=_iso(legal), source_due_at=_iso(reported), effect=pause_cause)
     for fault in d.faults:
-        if fault["system"] != view.system:
-            continue
-        if fault["kind"] == "missed_pause":
-            legal_view = replace(
-                view, calendar=view.legal.calendar(d.unit_code), pauses=list(d.pauses), cache={}
-            )
-            correct = legal_view.computed_due(sim_end)
-            fault.update(legal_due_at=_iso(correct), source_due_at=_iso(reported))
-        elif fault["kind"] == "appointment_changed":
+        if fault["system"] == view.system and fault["kind"] == "appointment_changed":
             at = datetime.fromisoformat(fault["at"])
             unshifted = replace(view, appointment_shift=None, cache={})
             fault.update(previous_due_at=_iso(unshifted.due_at(at)), new_due_at=_iso(view.due_at(at)))
-    legal_cal = view.legal.calendar(d.unit_code)
-    if view.calendar is legal_cal:
-        return
-    correct = replace(view, calendar=legal_cal, cache={}).computed_due(sim_end)
-    if correct == reported:
-        return  # the days it lacks are outside this dossier's window: it was not touched
-    lo = min(x for x in (d.received_at, correct, reported) if x is not None).date()
-    hi = max(x for x in (d.received_at, correct, reported) if x is not None).date()
+    if not calendar_cause:
+        return  # the days it lacks did not move this dossier's date
+    lo = min(x for x in (d.received_at, legal, reported) if x is not None).date()
+    hi = max(x for x in (d.received_at, legal, reported) if x is not None).date()
     holidays, makeup = view.calendar.drop_holidays, view.calendar.drop_makeup_days
     for day in sorted(holidays | makeup):
         # Named only where the system's idea of the day differs (a holiday on a Sunday does not).
@@ -163,7 +172,7 @@ def note_due_faults(view: SystemView, d: Dossier, sim_end: datetime) -> None:
                     "system": view.system,
                     "day": day.isoformat(),
                     "name": legal_cal.day_info(day).label,
-                    "legal_due_at": _iso(correct),
+                    "legal_due_at": _iso(legal),
                     "source_due_at": _iso(reported),
                 }
             )
