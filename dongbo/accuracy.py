@@ -102,7 +102,8 @@ def expected_discrepancies(truth: dict[str, Any]) -> set[tuple[str, str]]:
         if reason is None or f.get("effect") is False:
             continue  # not a discrepancy kind, or the fault did not move the system's date
         src = _dt(f.get("source_due_at") or f.get("new_due_at"))
-        legal = _dt(truth.get("legal_due_at"))
+        # The date the dossier is tracked against: an apology letter's when there is one (rule 6).
+        legal = _dt(truth.get("extended_due_at") or truth.get("legal_due_at"))
         final = _dt((truth.get("source_due_at") or {}).get(f["system"]))
         if legal is None or final is None or abs(final - legal) < SECOND:
             continue  # the fault left no trace in the system's final date

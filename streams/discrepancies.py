@@ -154,8 +154,9 @@ def explain_due(
     its last date, the first that also gives each earlier date from the pauses closed by then is
     kept: the source's own history separates a calendar fault from a missed pause."""
     cal = ctx.calendar
-    # Only days between the receipt and the later date can move the date.
-    calendar_options = calendar_hypotheses(cal, ctx.received_at.date(), max(source_due, legal_due).date())
+    # Only days between the receipt (or an earlier source date) and the later date move the date.
+    lo = min(ctx.received_at, source_due).date()
+    calendar_options = calendar_hypotheses(cal, lo, max(source_due, legal_due).date())
     pause_options: list[tuple[tuple[Pause, ...], list[tuple[str, str]]]] = [(ctx.pauses, [])]
     for p in ctx.pauses:
         if p.end is None:
@@ -172,24 +173,19 @@ def explain_due(
     reproducing = [
         (c, cw, ps, pw) for (c, cw), (ps, pw), due in dues if (cw or pw) and _close(due, source_due)
     ]
-    # The causes are the smallest sets of faults that give the date alone: a wrong calendar alone,
-    # a missed pause alone, both when each does (a pause on a day the source counts as off), and
-    # only else the two together. Within a kind, the first hypothesis the source's own earlier
-    # dates agree with (else the first).
-    singles = [h for h in reproducing if not (h[1] and h[3])]
-    chosen = []
-    for kind in (lambda h: bool(h[1]), lambda h: bool(h[3])):
-        of_kind = [h for h in singles if kind(h)]
-        if of_kind:
-            chosen.append(next((h for h in of_kind if _fits_history(ctx, h[0], h[2], reports)), of_kind[0]))
-    if chosen:
-        return [why for h in chosen for why in (*h[1], *h[3])]
-    if reproducing:
-        both = next((h for h in reproducing if _fits_history(ctx, h[0], h[2], reports)), reproducing[0])
-        return [*both[1], *both[3]]
+    # A wrong calendar is a property of the system, there for every dossier; a missed pause is one
+    # slip. So: the calendar alone when it gives the date, else a missed pause alone, else the two
+    # together. Within that, the first hypothesis the source's own earlier dates agree with.
+    for tier in ((True, False), (False, True), (True, True)):
+        found = [h for h in reproducing if (bool(h[1]), bool(h[3])) == tier]
+        if found:
+            best = next((h for h in found if _fits_history(ctx, h[0], h[2], reports)), found[0])
+            return [*best[1], *best[3]]
     # An appointment date moved by whole working days in that system alone, counted on the
     # system's own (possibly wrong) calendar from the date it had computed.
-    for (c, cw), (_, pw), due in dues:
+    # An apology letter's date (``legal_due`` is then the letter's) is a base of its own.
+    bases = [((cal, []), (ctx.pauses, []), legal_due), *dues]
+    for (c, cw), (_, pw), due in bases:
         if due is None:
             continue
         moved = c.working_time_between(due, source_due)

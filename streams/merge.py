@@ -269,7 +269,6 @@ def derive(
             source_dues=tuple(v.due_at for _, v in sorted(sources.items(), key=lambda kv: policy.rank(kv[0]))
                               if v.due_at is not None),
         )  # fmt: skip
-        legal = legal_view(rules, version, **kw)
         # Each source's dates over time (an apology letter's is a new date by decision: left out).
         reports = {
             name: [
@@ -279,6 +278,17 @@ def derive(
             ]
             for name, entries in grouped.items()
         }
+        letters = {n: d for n, d in ((n, _last_letter(es)) for n, es in grouped.items()) if d is not None}
+        if len(set(letters.values())) > 1:
+            # Systems disagree on an apology letter's date: a system that also moved its own
+            # appointment dates moved the letter's too. Trust one whose dates before the letter
+            # were the legal ones.
+            before = legal_view(rules, version, **{**kw, "extended_due_at": None}).due_at
+            faithful = [n for n in letters if reports.get(n) and _near(reports[n][-1][1], before)]
+            if faithful:
+                extended = letters[min(faithful, key=policy.rank)]
+                kw["extended_due_at"] = extended
+        legal = legal_view(rules, version, **kw)
 
         def explained(view: Legal) -> tuple[Discrepancy, ...]:
             return _discrepancies(rules, version, unit_code, channel, received_at, ended_at, pauses,
@@ -379,3 +389,11 @@ def _skew_notes(skews: dict[str, timedelta]) -> tuple[Discrepancy, ...]:
 
 def _unexplained(found: tuple[Discrepancy, ...]) -> int:
     return sum(1 for d in found if d.field == "due_at" and d.reason == "unexplained")
+
+
+def _last_letter(entries: Sequence[HistoryEntry]) -> datetime | None:
+    return next((e.extended_due_at for e in reversed(entries) if e.extended_due_at is not None), None)
+
+
+def _near(a: datetime | None, b: datetime | None) -> bool:
+    return a is not None and b is not None and abs(a - b) <= timedelta(minutes=1)

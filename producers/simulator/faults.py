@@ -129,10 +129,11 @@ def make_view(
 def note_due_faults(view: SystemView, d: Dossier, sim_end: datetime) -> None:
     """What the calendar and pause faults did to the system's due time, now that it is known.
 
-    Which faults caused the system's date: the smallest sets of them that, alone, give its date.
-    With one fault, that one. With a wrong calendar and a missed pause, the one that gives the
-    date alone (both, when each does: a pause on a make-up Saturday the calendar lacks), else
-    both. A fault that is no cause keeps ``effect: false`` (pauses) or is not named (days)."""
+    Which faults caused the system's date: with one fault, that one. With a wrong calendar and a
+    missed pause: the calendar when it gives the date alone (it is the system's, there for every
+    dossier), else the pause when it does, else both. An apology letter's date shown at the end
+    is a decision, not a computation: no calendar or pause fault is its cause. A fault that is no
+    cause keeps ``effect: false`` (pauses) or is not named (days)."""
     if d.received_at is None:
         return
     reported = view.computed_due(sim_end)
@@ -142,14 +143,17 @@ def note_due_faults(view: SystemView, d: Dossier, sim_end: datetime) -> None:
     wrong_calendar = view.calendar is not legal_cal
     calendar_alone = replace(view, pauses=list(d.pauses), cache={}).computed_due(sim_end)
     pause_alone = replace(view, calendar=legal_cal, cache={}).computed_due(sim_end)
-    if reported == legal:
+    letter_shown = any(e.at <= sim_end for e in view.letters)
+    if reported == legal or letter_shown:
         calendar_cause = pause_cause = False
     elif not missed or not wrong_calendar:
         calendar_cause, pause_cause = wrong_calendar, bool(missed)
+    elif calendar_alone == reported:
+        calendar_cause, pause_cause = True, False
+    elif pause_alone == reported:
+        calendar_cause, pause_cause = False, True
     else:
-        calendar_cause, pause_cause = calendar_alone == reported, pause_alone == reported
-        if not (calendar_cause or pause_cause):
-            calendar_cause = pause_cause = True
+        calendar_cause = pause_cause = True
     for fault in missed:
         fault.update(legal_due_at=_iso(legal), source_due_at=_iso(reported), effect=pause_cause)
     for fault in d.faults:
