@@ -22,6 +22,11 @@ from streams.pauses import Pause
 from streams.state import SourceView
 
 TOLERANCE = timedelta(minutes=1)
+Reason = tuple[str, str]  # (reason, detail)
+# A hypothesis and the date it gives: (calendar, its reasons), (pauses, their reasons), due time.
+Computed = tuple[
+    tuple[BusinessCalendar, list[Reason]], tuple[tuple[Pause, ...], list[Reason]], datetime | None
+]
 MAX_SPECIAL_DAYS = 12  # hypotheses per dossier stay bounded
 
 
@@ -176,11 +181,28 @@ def explain_due(
     # A wrong calendar is a property of the system, there for every dossier; a missed pause is one
     # slip. So: the calendar alone when it gives the date, else a missed pause alone, else the two
     # together. Within that, the first hypothesis the source's own earlier dates agree with.
+    fitting = [h for h in reproducing if _fits_history(ctx, h[0], h[2], reports)]
+    if reproducing and not fitting:
+        # Its last date is reproduced, but not the dates it showed before: a date that jumped
+        # with no pause closing is an appointment moved by hand, when it moved by whole days.
+        moved = _moved_appointment(ctx, cal, legal_due, dues, source_due)
+        if moved:
+            return moved
     for tier in ((True, False), (False, True), (True, True)):
         found = [h for h in reproducing if (bool(h[1]), bool(h[3])) == tier]
         if found:
-            best = next((h for h in found if _fits_history(ctx, h[0], h[2], reports)), found[0])
+            best = next((h for h in found if h in fitting), found[0])
             return [*best[1], *best[3]]
+    return _moved_appointment(ctx, cal, legal_due, dues, source_due)
+
+
+def _moved_appointment(
+    ctx: DueContext,
+    cal: BusinessCalendar,
+    legal_due: datetime,
+    dues: list[Computed],
+    source_due: datetime,
+) -> list[tuple[str, str]]:
     # An appointment date moved by whole working days in that system alone, counted on the
     # system's own (possibly wrong) calendar from the date it had computed.
     # An apology letter's date (``legal_due`` is then the letter's) is a base of its own.
