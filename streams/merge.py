@@ -263,21 +263,23 @@ def derive(
     extended: datetime | None = _preferred(timeline, "extended_due_at", policy)  # type: ignore[assignment]
     legal_fields: dict[str, object] = {}
     if rules is not None:
-        kw: dict[str, Any] = dict(
-            unit_code=unit_code, channel=channel, submitted_at=submitted_at, received_at=received_at,
-            ended_at=ended_at, pauses=pauses, extended_due_at=extended, as_of=as_of,
-            source_dues=tuple(v.due_at for _, v in sorted(sources.items(), key=lambda kv: policy.rank(kv[0]))
-                              if v.due_at is not None),
-        )  # fmt: skip
-        # Each source's dates over time (an apology letter's is a new date by decision: left out).
+        # Each source's computed dates over time: those before the first apology letter (after
+        # it, a source shows the letter's date, a decision, on every update).
+        letter_at = min((e.occurred_at for e in timeline if e.extended_due_at is not None), default=None)
         reports = {
             name: [
                 (e.occurred_at, e.due_at)
                 for e in entries
-                if e.due_at is not None and e.extended_due_at is None
+                if e.due_at is not None and (letter_at is None or e.occurred_at < letter_at)
             ]
             for name, entries in grouped.items()
         }
+        kw: dict[str, Any] = dict(
+            unit_code=unit_code, channel=channel, submitted_at=submitted_at, received_at=received_at,
+            ended_at=ended_at, pauses=pauses, extended_due_at=extended, as_of=as_of,
+            # The date each system computed last (most trusted first): it shows the limit applied.
+            source_dues=tuple(reports[n][-1][1] for n in sorted(reports, key=policy.rank) if reports[n]),
+        )  # fmt: skip
         letters = {n: d for n, d in ((n, _last_letter(es)) for n, es in grouped.items()) if d is not None}
         if len(set(letters.values())) > 1:
             # Systems disagree on an apology letter's date: a system that also moved its own

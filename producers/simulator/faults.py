@@ -17,7 +17,7 @@ from producers.simulator.config import SimulationConfig
 from producers.simulator.legal import Legal
 from producers.simulator.model import Dossier, SourceRecord
 from producers.simulator.views import SystemView
-from producers.simulator.vocab import OVERDUE_FLAG, canonical, code_of
+from producers.simulator.vocab import OVERDUE_FLAG, Step, canonical, code_of
 from streams.domain.calendar import DayKind
 
 
@@ -106,9 +106,12 @@ def make_view(
         missed = rngs.stream(seed, "missed_pause", d.index, system).choice(supplements)
         view.pauses = [p for p in view.pauses if p is not missed]
         d.faults.append({"kind": "missed_pause", "system": system, "pause": missed.to_json()})
+    # Moved by hand at one of its updates after the receipt; not at an apology letter, whose date
+    # is printed on the letter and recorded as such by every system.
     after = [
         e for e in d.events
         if d.received_at is not None and e.at >= d.received_at and code_of(system, e.step) is not None
+        and e.step is not Step.EXTENSION
     ]  # fmt: skip
     if after and _hit(config, "appointment_changed", d, system):
         r = rngs.stream(seed, "appointment_changed", d.index, system)
