@@ -85,10 +85,10 @@ def legal_view(
     extended_due_at: datetime | None,
     as_of: datetime | None,
     source_dues: tuple[datetime, ...] = (),
-    assume_complex: bool = False,
+    complex_case: bool | None = None,
 ) -> Legal:
-    """``assume_complex``: the case is complex whatever the systems' dates say (the caller weighed
-    them another way)."""
+    """``complex_case``: whether the complex-case limit applies, when a source says so (or the
+    caller weighed the dates); None: read it from the systems' dates."""
     cal = rules.calendar(unit_code)
     late = _received_late(rules, cal, channel, submitted_at, received_at, as_of)
     if received_at is None:
@@ -99,8 +99,8 @@ def legal_view(
         return Legal(received_late=late, note="procedure not in the catalogue at the receipt date")
     spans = [(p.start, p.end, p.reason) for p in pauses]
     comp = compute_due(received_at, version, cal, spans, channel=channel, policy=rules.policy, explain=False)
-    complex_case = False
-    if assume_complex and version.complex_limit is not None:
+    said, complex_case = complex_case, False
+    if said and version.complex_limit is not None:
         longer = compute_due(
             received_at, version, cal, spans, channel=channel, policy=rules.policy,
             complex_case=True, explain=False,
@@ -112,7 +112,7 @@ def legal_view(
     ordinary = comp.due_at
     if (
         version.complex_limit is not None
-        and not complex_case
+        and said is None
         and ordinary is not None
         and source_dues
         and not any(_same(d, ordinary) for d in source_dues)

@@ -26,7 +26,7 @@ from streams.domain.catalogue import ProcedureVersion
 from streams.domain.policy import ExtensionJudgement
 from streams.legal import ALERT_KINDS, Legal, LegalRules, due_alerts, legal_view
 from streams.model import ENDING, STAGE, Channel, DossierEvent, Status, from_iso
-from streams.normalise.attrs import EXTENSION_NEW_DUE_AT
+from streams.normalise.attrs import COMPLEX_CASE, EXTENSION_NEW_DUE_AT
 from streams.pauses import DEFAULT_PAUSING, Pause, derive_pauses
 from streams.state import DossierState, HistoryEntry, SourceView
 
@@ -77,6 +77,7 @@ def entry_of(event: DossierEvent) -> HistoryEntry:
         unit_code=event.unit_code,
         channel=event.channel,
         extended_due_at=_extension(event),
+        complex_case={"true": True, "false": False}.get(event.attributes.get(COMPLEX_CASE, "")),
     )
 
 
@@ -261,6 +262,7 @@ def derive(
     pausing = rules.pausing(version) if rules else policy.pausing
     pauses = tuple(derive_pauses(grouped, pausing, policy.source_priority))
     extended: datetime | None = _preferred(timeline, "extended_due_at", policy)  # type: ignore[assignment]
+    said_complex: bool | None = _preferred(timeline, "complex_case", policy)  # type: ignore[assignment]
     legal_fields: dict[str, object] = {}
     if rules is not None:
         # Each source's computed dates over time: those before the first apology letter (after
@@ -277,6 +279,7 @@ def derive(
         kw: dict[str, Any] = dict(
             unit_code=unit_code, channel=channel, submitted_at=submitted_at, received_at=received_at,
             ended_at=ended_at, pauses=pauses, extended_due_at=extended, as_of=as_of,
+            complex_case=said_complex,
             # The date each system computed last (most trusted first): it shows the limit applied.
             source_dues=tuple(reports[n][-1][1] for n in sorted(reports, key=policy.rank) if reports[n]),
         )  # fmt: skip
@@ -297,13 +300,18 @@ def derive(
                                   view.due_at, extended, sources, view.complex_case, reports)  # fmt: skip
 
         found = explained(legal)
-        if version is not None and version.complex_limit is not None and not legal.complex_case:
+        if (
+            said_complex is None
+            and version is not None
+            and version.complex_limit is not None
+            and not legal.complex_case
+        ):
             # No system's date is the ordinary or the complex limit's date, even on a wrong calendar:
             # each is off in more than one way. The reading of the case (complex or not) under which
             # more of the systems' dates are explained by a known cause is the one they worked to.
             unexplained = _unexplained(found)
             if unexplained:
-                alt = legal_view(rules, version, assume_complex=True, **kw)
+                alt = legal_view(rules, version, **{**kw, "complex_case": True})
                 alt_found = explained(alt)
                 if _unexplained(alt_found) < unexplained:
                     legal, found = alt, alt_found

@@ -38,6 +38,7 @@ class HistoryEntry:
     unit_code: str | None = None
     channel: Channel = Channel.UNKNOWN
     extended_due_at: datetime | None = None  # an apology letter's new appointment date
+    complex_case: bool | None = None  # the source says the complex-case limit applies (None: silent)
 
     def order_key(self) -> tuple[datetime, int, str]:
         # Event time first; the source's own sequence breaks ties within one source; the id makes
@@ -61,6 +62,7 @@ class HistoryEntry:
             "unit_code": self.unit_code,
             "channel": self.channel.value,
             "extended_due_at": to_iso(self.extended_due_at),
+            "complex_case": self.complex_case,
         }
 
     @classmethod
@@ -79,6 +81,7 @@ class HistoryEntry:
             unit_code=d.get("unit_code"),
             channel=Channel(d.get("channel") or "UNKNOWN"),
             extended_due_at=from_iso(d.get("extended_due_at")),
+            complex_case=d.get("complex_case"),
         )
 
 

@@ -141,6 +141,10 @@ def onestop(d: Dossier, rec: SourceRecord, due_at: DueAt, recorded_at: datetime)
         "feePaidOnline": None if d.paid_online is None else d.paid_online > 0,
         "isOverdue": rec.overdue,
         "appointmentChange": change,
+        # The desk decides the limit at reception; the system records it from then on.
+        "complexCase": d.complex_case
+        if d.received_at is not None and rec.event.at >= d.received_at
+        else None,
     }
 
 

@@ -44,3 +44,4 @@ SUPPLEMENT_NEW_DUE_AT = "supplement_new_due_at"
 EXTENSION_COUNT = "extension_count"
 EXTENSION_PREVIOUS_DUE_AT = "extension_previous_due_at"  # before the first letter this event knows
 EXTENSION_NEW_DUE_AT = "extension_new_due_at"  # after the latest letter
+COMPLEX_CASE = "complex_case"  # "true"/"false": the longer limit for a complex case applies

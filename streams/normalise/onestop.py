@@ -27,8 +27,9 @@ def _attributes(f: Fields) -> dict[str, str]:
     ):
         if (value := f.optional(name)) is not None:
             out[key] = value
-    if (paid := f.optional("feePaidOnline")) is not None:
-        out[attrs.PAID_ONLINE] = "true" if paid else "false"
+    for key, name in ((attrs.PAID_ONLINE, "feePaidOnline"), (attrs.COMPLEX_CASE, "complexCase")):
+        if (flag := f.optional(name)) is not None:
+            out[key] = "true" if flag else "false"
     change = f.optional("appointmentChange")
     if change is not None:
         keys = _CHANGE_KEYS.get(change["reason"].strip().upper())
