@@ -4,14 +4,16 @@ Every system stamps the same step of a dossier (received, supplement requested, 
 with the moment it happened; a system whose clock is off stamps all of them shifted by the same
 amount. The shift between two systems is the most common difference between their first stamps
 of the same statuses (a lost or reordered update only adds an outlier). That says how far apart
-two clocks are, not which one is wrong; two facts decide it:
+two clocks are, not which one is wrong. What decides it:
 
-- most clocks are right: with three systems or more, the ones that agree win;
 - nothing is captured before it happens: a system's record reaches dongbo (``ingested_at``, the
   moment the producer captured it) after the step it reports. A clock that runs ahead shows steps
   that "happened" after dongbo already had them; a correction that makes a capture precede its
-  step is impossible. Among the possible readings, the one that leaves the smallest capture delays
-  is kept (a system behind shows every capture late by its whole offset).
+  step is impossible. Among the possible readings (one system's clock right, the others read
+  against it), the one that leaves the smallest capture delays is kept: a system behind shows
+  every capture late by its whole offset. This also finds two clocks late by about the same
+  amount, which a vote of clocks would take for the right ones; with one clock off, it is the
+  reading in which the others are right.
 
 The merge then reads every time of a skewed source shifted back, so the receipt, the pauses and
 the end are the real moments, whichever system's clock is off.
@@ -79,13 +81,15 @@ def clock_offsets(grouped: dict[str, list[HistoryEntry]], priority: Sequence[str
         return {}
     min_lag = {s: min(e.ingested_at - e.occurred_at for e in grouped[s]) for s in relative}
 
-    def reading(c: timedelta) -> tuple[bool, int, timedelta, int]:
-        # Offsets if the clocks that sit at ``c`` are right: (possible, clocks right, delays, trust).
+    def reading(c: timedelta) -> tuple[bool, timedelta, int, int]:
+        # Offsets if the clocks that sit at ``c`` are right: (possible, delays, clocks right, trust).
+        # The smallest delays, not the most clocks: two clocks off by about the same amount agree
+        # with each other, and only the capture delays show they are both late.
         offsets = {s: r - c for s, r in relative.items()}
         right = [s for s, o in offsets.items() if abs(o) < SAME_CLOCK]
         possible = all(min_lag[s] + o >= -CAPTURE_SLACK for s, o in offsets.items())
         delays = sum((min_lag[s] + o for s, o in offsets.items()), timedelta(0))
-        return possible, len(right), -delays, -min(rank[s] for s in right)
+        return possible, -delays, len(right), -min(rank[s] for s in right)
 
     best = max((relative[s] for s in relative), key=reading)
     return {s: r - best for s, r in relative.items() if abs(r - best) >= SAME_CLOCK}

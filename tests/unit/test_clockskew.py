@@ -100,3 +100,10 @@ def test_the_merge_reads_a_skewed_source_corrected_and_keeps_its_history_raw() -
     assert state.ended_at == T0 + timedelta(hours=20)  # RESULT_READY, real time
     assert [(p.start, p.end) for p in state.pauses] == [(T0 + timedelta(hours=10), T0 + timedelta(hours=15))]
     assert next(h.occurred_at for h in state.history if h.source == "onestop") == T0 + skew  # kept raw
+
+
+def test_two_clocks_late_by_the_same_amount_are_both_found_by_their_capture_delays() -> None:
+    # They agree with each other, two against one; only the delays show that both are late.
+    late = timedelta(minutes=-55)
+    got = offsets(entries("onestop", late), entries("portal", timedelta(0)), entries("civil", late))
+    assert got == {"onestop": late, "civil": late}
