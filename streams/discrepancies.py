@@ -8,10 +8,10 @@ system only. What no hypothesis explains is still reported, with the difference 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from itertools import product
+from itertools import combinations
 
 from streams.domain.calendar import BusinessCalendar, DayKind
 from streams.domain.catalogue import ProcedureVersion
@@ -23,11 +23,12 @@ from streams.state import SourceView
 
 TOLERANCE = timedelta(minutes=1)
 Reason = tuple[str, str]  # (reason, detail)
-# A hypothesis and the date it gives: (calendar, its reasons), (pauses, their reasons), due time.
-Computed = tuple[
-    tuple[BusinessCalendar, list[Reason]], tuple[tuple[Pause, ...], list[Reason]], datetime | None
-]
+CalendarOption = tuple[BusinessCalendar, list[Reason]]  # a calendar and the reasons naming its faults
+PauseOption = tuple[tuple[Pause, ...], list[Reason]]  # the pauses counted, and the missed ones named
+Hypothesis = tuple[CalendarOption, PauseOption]
+Computed = tuple[CalendarOption, PauseOption, datetime | None]  # a hypothesis and the date it gives
 MAX_SPECIAL_DAYS = 12  # hypotheses per dossier stay bounded
+SUBSETS_UP_TO = 7  # every subset of up to this many special days is a hypothesis (2^7 calendars)
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def calendar_hypotheses(
 ) -> list[tuple[BusinessCalendar, list[tuple[str, str]]]]:
     """The legal calendar, then each way a system's calendar may be wrong between ``lo`` and ``hi``,
     with the reasons that name it."""
-    calendar_options: list[tuple[BusinessCalendar, list[tuple[str, str]]]] = [(cal, [])]
+    calendar_options: list[CalendarOption] = [(cal, [])]
     special = _special_days(cal, lo, hi)
     reason_of: dict[date, tuple[str, str]] = {}
     for day, kind, label in special:
@@ -144,7 +145,37 @@ def calendar_hypotheses(
             cal, frozenset(d for d in group if d in holidays), frozenset(d for d in group if d in makeups)
         )
         calendar_options.append((variant, [reason_of[d] for d in group]))
+    # Last, a calendar lacking some of the special days of the window: every such set when there
+    # are few (fewest days first), else h of the holidays and m of the make-up days, the first
+    # ones standing for any (the reason then says how many, and that the dossier cannot tell which).
+    seen = {frozenset(g) for g in groups}
+    if len(special) <= SUBSETS_UP_TO:
+        days = [d for d, _, _ in special]
+        for size in range(2, len(days)):
+            for group in combinations(days, size):
+                hs = frozenset(d for d in group if d in holidays)
+                calendar_options.append(
+                    (_variant(cal, hs, frozenset(group) - hs), [reason_of[d] for d in group])
+                )
+        return calendar_options
+    for h in range(len(holidays) + 1):
+        for m in range(len(makeups) + 1):
+            group = holidays[:h] + makeups[:m]
+            if not group or frozenset(group) in seen:
+                continue
+            parts = (("calendar_holiday", h, holidays), ("calendar_makeup_day", m, makeups))
+            reasons = [_some(kind, n, days) for kind, n, days in parts if n]
+            calendar_options.append((_variant(cal, frozenset(holidays[:h]), frozenset(makeups[:m])), reasons))
     return calendar_options
+
+
+def _some(reason: str, n: int, days: tuple[date, ...]) -> tuple[str, str]:
+    what = "holidays (counted as working days)" if reason == "calendar_holiday" else "make-up working days"
+    listed = ", ".join(_day(d) for d in days)
+    if n == len(days):
+        return reason, f"the source's calendar lacks the {what} {listed}"
+    return reason, (f"the source's calendar lacks {n} of the {what} {listed}; which of them, this dossier "
+                    f"cannot tell")  # fmt: skip
 
 
 def explain_due(
@@ -162,7 +193,7 @@ def explain_due(
     # Only days between the receipt (or an earlier source date) and the later date move the date.
     lo = min(ctx.received_at, source_due).date()
     calendar_options = calendar_hypotheses(cal, lo, max(source_due, legal_due).date())
-    pause_options: list[tuple[tuple[Pause, ...], list[tuple[str, str]]]] = [(ctx.pauses, [])]
+    pause_options: list[PauseOption] = [(ctx.pauses, [])]
     for p in ctx.pauses:
         if p.end is None:
             continue
@@ -170,37 +201,64 @@ def explain_due(
         why = ("missed_pause", f"the source did not pause the clock for the {p.reason} of "
                f"{p.start:%d/%m %H:%M}–{p.end:%d/%m %H:%M}")  # fmt: skip
         pause_options.append((kept, [why]))
-    # The fewest missed pauses first; within that, the calendars in their order (the legal one first).
-    ranked = sorted(
-        product(enumerate(calendar_options), pause_options), key=lambda o: (len(o[1][1]), o[0][0])
-    )
-    dues = [((c, cw), (ps, pw), _due(ctx, c, ps)) for (_, (c, cw)), (ps, pw) in ranked]
-    reproducing = [
-        (c, cw, ps, pw) for (c, cw), (ps, pw), due in dues if (cw or pw) and _close(due, source_due)
-    ]
-    # A wrong calendar is a property of the system, there for every dossier; a missed pause is one
+    # Hypotheses in order, each computed only when reached (a wide window holds many calendars):
+    # a wrong calendar is a property of the system, there for every dossier; a missed pause is one
     # slip. So: the calendar alone when it gives the date, else a missed pause alone, else the two
     # together. Within that, the first hypothesis the source's own earlier dates agree with.
-    fitting = [h for h in reproducing if _fits_history(ctx, h[0], h[2], reports)]
-    if reproducing and not fitting:
-        # Its last date is reproduced, but not the dates it showed before: a date that jumped
-        # with no pause closing is an appointment moved by hand, when it moved by whole days.
-        moved = _moved_appointment(ctx, cal, legal_due, dues, source_due)
-        if moved:
-            return moved
-    for tier in ((True, False), (False, True), (True, True)):
-        found = [h for h in reproducing if (bool(h[1]), bool(h[3])) == tier]
-        if found:
-            best = next((h for h in found if h in fitting), found[0])
-            return [*best[1], *best[3]]
-    return _moved_appointment(ctx, cal, legal_due, dues, source_due)
+    legal_cal, wrong_cals = calendar_options[0], calendar_options[1:]
+    legal_pauses, missed = pause_options[0], pause_options[1:]
+    tiers = [
+        [(c, lp) for c in wrong_cals for lp in [legal_pauses]],
+        [(legal_cal, m) for m in missed],
+        [(c, m) for m in missed for c in wrong_cals],
+    ]
+    cache: dict[tuple[int, int], datetime | None] = {}
+
+    def due_of(
+        c: tuple[BusinessCalendar, list[Reason]], ps: tuple[tuple[Pause, ...], list[Reason]]
+    ) -> datetime | None:
+        key = (id(c[0]), id(ps[0]))
+        if key not in cache:
+            cache[key] = _due(ctx, c[0], ps[0])
+        return cache[key]
+
+    def first_fitting(tier: list[Hypothesis]) -> Hypothesis | None:
+        return next((h for h in tier if _close(due_of(*h), source_due) and _fits_history(
+            ctx, h[0][0], h[1][0], reports)), None)  # fmt: skip
+
+    for n, tier in enumerate(tiers):
+        found = [h for h in tier if _close(due_of(*h), source_due)]
+        if not found:
+            continue
+        best = next((h for h in found if _fits_history(ctx, h[0][0], h[1][0], reports)), None)
+        if best is None and not any(first_fitting(t) for t in tiers[n + 1 :]):
+            # Its last date is reproduced, but not the dates it showed before: a date that jumped
+            # with no pause closing is an appointment moved by hand, when it moved by whole days.
+            computed = _computed(tiers, (legal_cal, legal_pauses), due_of)
+            moved = _moved_appointment(ctx, cal, legal_due, computed, source_due)
+            if moved:
+                return moved
+        chosen = best or found[0]
+        return [*chosen[0][1], *chosen[1][1]]
+    return _moved_appointment(
+        ctx, cal, legal_due, _computed(tiers, (legal_cal, legal_pauses), due_of), source_due
+    )
+
+
+def _computed(
+    tiers: list[list[Hypothesis]],
+    legal: Hypothesis,
+    due_of: Callable[[CalendarOption, PauseOption], datetime | None],
+) -> Iterator[Computed]:
+    for c, ps in [legal, *(h for tier in tiers for h in tier)]:
+        yield c, ps, due_of(c, ps)
 
 
 def _moved_appointment(
     ctx: DueContext,
     cal: BusinessCalendar,
     legal_due: datetime,
-    dues: list[Computed],
+    dues: Iterable[Computed],
     source_due: datetime,
 ) -> list[tuple[str, str]]:
     # An appointment date moved by whole working days in that system alone, counted on the
@@ -244,15 +302,27 @@ def due_discrepancies(
     sources: dict[str, SourceView],
     legal_due: datetime | None,
     reports: dict[str, list[tuple[datetime, datetime]]] | None = None,
+    letter: datetime | None = None,
 ) -> list[Discrepancy]:
-    """``reports``: per source, the dates it showed over time (see ``explain_due``)."""
+    """``legal_due``: the date tracked (``letter``'s, when an apology letter set one).
+    ``reports``: per source, the dates it showed over time (see ``explain_due``)."""
     if ctx is None or legal_due is None:
         return []
     out = []
     for name, view in sorted(sources.items()):
         if view.due_at is None or _close(view.due_at, legal_due):
             continue
-        reasons = explain_due(ctx, view.due_at, legal_due, (reports or {}).get(name, ()))
+        # Judged as the source could know it: a pause that ended after its last update is not in
+        # its date yet (the update that would say so has not come, or was lost).
+        known = tuple(p for p in ctx.pauses if p.end is not None and p.end <= view.last_occurred_at)
+        seen_ctx, base = ctx, legal_due
+        if len(known) < len(ctx.pauses):
+            seen_ctx = replace(ctx, pauses=known)
+            if letter is None:
+                base = _due(seen_ctx, ctx.calendar, known) or legal_due
+                if _close(view.due_at, base):
+                    continue
+        reasons = explain_due(seen_ctx, view.due_at, base, (reports or {}).get(name, ()))
         src, leg = view.due_at.isoformat(), legal_due.isoformat()
         if not reasons:
             diff = ctx.calendar.working_time_between(legal_due, view.due_at)

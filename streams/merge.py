@@ -26,7 +26,13 @@ from streams.domain.catalogue import ProcedureVersion
 from streams.domain.policy import ExtensionJudgement
 from streams.legal import ALERT_KINDS, Legal, LegalRules, due_alerts, legal_view
 from streams.model import ENDING, STAGE, Channel, DossierEvent, Status, from_iso
-from streams.normalise.attrs import COMPLEX_CASE, EXTENSION_NEW_DUE_AT
+from streams.normalise.attrs import (
+    COMPLEX_CASE,
+    EXTENSION_NEW_DUE_AT,
+    RECEIVED_AT,
+    SUPPLEMENT_RECEIVED_AT,
+    SUPPLEMENT_REQUESTED_AT,
+)
 from streams.pauses import DEFAULT_PAUSING, Pause, derive_pauses
 from streams.state import DossierState, HistoryEntry, SourceView
 
@@ -78,7 +84,18 @@ def entry_of(event: DossierEvent) -> HistoryEntry:
         channel=event.channel,
         extended_due_at=_extension(event),
         complex_case={"true": True, "false": False}.get(event.attributes.get(COMPLEX_CASE, "")),
+        stated_received_at=_time_attr(event, RECEIVED_AT),
+        stated_pause_start=_time_attr(event, SUPPLEMENT_REQUESTED_AT),
+        stated_pause_end=_time_attr(event, SUPPLEMENT_RECEIVED_AT),
     )
+
+
+def _time_attr(event: DossierEvent, key: str) -> datetime | None:
+    text = event.attributes.get(key)
+    try:
+        return from_iso(text) if text else None
+    except ValueError:
+        return None
 
 
 def _extension(event: DossierEvent) -> datetime | None:
@@ -242,15 +259,14 @@ def derive(
     timeline = history
     if skews:
         timeline = tuple(sorted(
-            (replace(e, occurred_at=e.occurred_at - skews[e.source]) if e.source in skews else e
-             for e in history),
+            (_shifted(e, skews[e.source]) if e.source in skews else e for e in history),
             key=HistoryEntry.order_key,
         ))  # fmt: skip
         grouped = by_source(timeline)
     sources = source_views(grouped)
     first_seen = {s: min(e.occurred_at for e in entries) for s, entries in grouped.items()}
     conflicts = detect(sources, first_seen, as_of, policy.conflicts) if as_of else {}
-    received_at = receipt_time(grouped, policy)
+    received_at = receipt_time(grouped, policy) or _stated(timeline, "stated_received_at", policy)
     ended_at = _first_time(timeline, ENDING) or _first_time(timeline, {Status.RETURNED})
     channel_v = _preferred(timeline, "channel", policy)
     channel = channel_v if isinstance(channel_v, Channel) else Channel.UNKNOWN
@@ -260,7 +276,7 @@ def derive(
     rules = policy.rules
     version = rules.version(procedure_code, received_at) if rules else None
     pausing = rules.pausing(version) if rules else policy.pausing
-    pauses = tuple(derive_pauses(grouped, pausing, policy.source_priority))
+    pauses = _with_stated_pauses(derive_pauses(grouped, pausing, policy.source_priority), timeline, pausing)
     extended: datetime | None = _preferred(timeline, "extended_due_at", policy)  # type: ignore[assignment]
     said_complex: bool | None = _preferred(timeline, "complex_case", policy)  # type: ignore[assignment]
     legal_fields: dict[str, object] = {}
@@ -367,7 +383,7 @@ def _discrepancies(
     )
     # A source showing an apology letter's new date tracks the dossier as the law says (rule 6).
     tracked = extended or legal_due
-    dues = due_discrepancies(ctx, sources, tracked, reports)
+    dues = due_discrepancies(ctx, sources, tracked, reports, extended)
     judged = (
         extended
         if rules.policy.extension_judged_against is ExtensionJudgement.EXTENDED and extended
@@ -407,3 +423,40 @@ def _last_letter(entries: Sequence[HistoryEntry]) -> datetime | None:
 
 def _near(a: datetime | None, b: datetime | None) -> bool:
     return a is not None and b is not None and abs(a - b) <= timedelta(minutes=1)
+
+
+def _shifted(e: HistoryEntry, skew: timedelta) -> HistoryEntry:
+    """An entry of a skewed source, every moment it states read on the real clock."""
+
+    def back(t: datetime | None) -> datetime | None:
+        return t - skew if t is not None else None
+
+    return replace(
+        e, occurred_at=e.occurred_at - skew, stated_received_at=back(e.stated_received_at),
+        stated_pause_start=back(e.stated_pause_start), stated_pause_end=back(e.stated_pause_end),
+    )  # fmt: skip
+
+
+def _stated(timeline: Sequence[HistoryEntry], attr: str, policy: MergePolicy) -> datetime | None:
+    """A moment only stated in records (its own update lost everywhere), from the most trusted."""
+    found = [(policy.rank(e.source), getattr(e, attr)) for e in timeline if getattr(e, attr) is not None]
+    return min(found, key=lambda f: f[0])[1] if found else None
+
+
+def _with_stated_pauses(
+    pauses: list[Pause], timeline: Sequence[HistoryEntry], pausing: frozenset[Status]
+) -> tuple[Pause, ...]:
+    """Supplement pauses a record states that no status update showed (every system lost it)."""
+    if Status.SUPPLEMENT_REQUESTED not in pausing:
+        return tuple(pauses)
+    out = list(pauses)
+    for e in timeline:
+        start, end = e.stated_pause_start, e.stated_pause_end
+        if start is None:
+            continue
+        if not any(p.start <= (end or start) and (p.end is None or start <= p.end) for p in out):
+            out.append(Pause(start, end, "supplement", e.source))
+        elif end is not None:
+            # The same pause, open in the status updates, but this record states its end.
+            out = [replace(p, end=end) if p.start == start and p.end is None else p for p in out]
+    return tuple(sorted(out, key=lambda p: p.start))

@@ -39,6 +39,11 @@ class HistoryEntry:
     channel: Channel = Channel.UNKNOWN
     extended_due_at: datetime | None = None  # an apology letter's new appointment date
     complex_case: bool | None = None  # the source says the complex-case limit applies (None: silent)
+    # Moments a record states besides its own step (the portal repeats the receipt and the latest
+    # supplement on every update): what a lost update said is still known from the next one.
+    stated_received_at: datetime | None = None
+    stated_pause_start: datetime | None = None
+    stated_pause_end: datetime | None = None
 
     def order_key(self) -> tuple[datetime, int, str]:
         # Event time first; the source's own sequence breaks ties within one source; the id makes
@@ -63,6 +68,9 @@ class HistoryEntry:
             "channel": self.channel.value,
             "extended_due_at": to_iso(self.extended_due_at),
             "complex_case": self.complex_case,
+            "stated_received_at": to_iso(self.stated_received_at),
+            "stated_pause_start": to_iso(self.stated_pause_start),
+            "stated_pause_end": to_iso(self.stated_pause_end),
         }
 
     @classmethod
@@ -82,6 +90,9 @@ class HistoryEntry:
             channel=Channel(d.get("channel") or "UNKNOWN"),
             extended_due_at=from_iso(d.get("extended_due_at")),
             complex_case=d.get("complex_case"),
+            stated_received_at=from_iso(d.get("stated_received_at")),
+            stated_pause_start=from_iso(d.get("stated_pause_start")),
+            stated_pause_end=from_iso(d.get("stated_pause_end")),
         )
 
 

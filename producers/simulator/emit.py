@@ -251,8 +251,8 @@ def _dossier_records(
     for system in d.systems:
         view = make_view(d, system, config, legal, city, cals)
         recs = records(view, config.lags, rngs.stream(config.seed, "lag", d.index, system))
-        note_due_faults(view, d, end)
         sent = disturb(recs, d, config)
+        note_due_faults(view, d, _last_shown(sent) or end)
         summarise(sent, d, view)
         for rec in sent:
             value = _encode(system, d, rec, view, key)
@@ -275,3 +275,9 @@ def _write_summary(path: Path, summary: SimulationSummary, config: SimulationCon
         "config": json.loads(json.dumps(asdict(config), default=str)),
     }
     path.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def _last_shown(sent: list[SourceRecord]) -> datetime | None:
+    """When the system last showed its due date: the moment of its last record that arrived."""
+    kept = [r for r in sent if not r.resend and r.due_at is not None]
+    return max(kept, key=lambda r: r.seq).event.at if kept else None

@@ -132,24 +132,27 @@ def make_view(
     return view
 
 
-def note_due_faults(view: SystemView, d: Dossier, sim_end: datetime) -> None:
+def note_due_faults(view: SystemView, d: Dossier, at: datetime) -> None:
     """What the calendar and pause faults did to the system's due time, now that it is known.
 
     Which faults caused the system's date: with one fault, that one. With a wrong calendar and a
     missed pause: the calendar when it gives the date alone (it is the system's, there for every
     dossier), else the pause when it does, else both. An apology letter's date shown at the end
     is a decision, not a computation: no calendar or pause fault is its cause. A fault that is no
-    cause keeps ``effect: false`` (pauses) or is not named (days)."""
+    cause keeps ``effect: false`` (pauses) or is not named (days).
+
+    ``at``: when the system last showed its date; everything is judged as of then (a pause that
+    ended after its last update could not be in its date, missed or not)."""
     if d.received_at is None:
         return
-    reported = view.computed_due(sim_end)
+    reported = view.computed_due(at)
     legal_cal = view.legal.calendar(d.unit_code)
-    legal = replace(view, calendar=legal_cal, pauses=list(d.pauses), cache={}).computed_due(sim_end)
+    legal = replace(view, calendar=legal_cal, pauses=list(d.pauses), cache={}).computed_due(at)
     missed = [f for f in d.faults if f["system"] == view.system and f["kind"] == "missed_pause"]
     wrong_calendar = view.calendar is not legal_cal
-    calendar_alone = replace(view, pauses=list(d.pauses), cache={}).computed_due(sim_end)
-    pause_alone = replace(view, calendar=legal_cal, cache={}).computed_due(sim_end)
-    letter_shown = any(e.at <= sim_end for e in view.letters)
+    calendar_alone = replace(view, pauses=list(d.pauses), cache={}).computed_due(at)
+    pause_alone = replace(view, calendar=legal_cal, cache={}).computed_due(at)
+    letter_shown = any(e.at <= at for e in view.letters)
     if reported == legal or letter_shown:
         calendar_cause = pause_cause = False
     elif not missed or not wrong_calendar:
@@ -164,9 +167,11 @@ def note_due_faults(view: SystemView, d: Dossier, sim_end: datetime) -> None:
         fault.update(legal_due_at=_iso(legal), source_due_at=_iso(reported), effect=pause_cause)
     for fault in d.faults:
         if fault["system"] == view.system and fault["kind"] == "appointment_changed":
-            at = datetime.fromisoformat(fault["at"])
+            moved_at = datetime.fromisoformat(fault["at"])
             unshifted = replace(view, appointment_shift=None, cache={})
-            fault.update(previous_due_at=_iso(unshifted.due_at(at)), new_due_at=_iso(view.due_at(at)))
+            fault.update(
+                previous_due_at=_iso(unshifted.due_at(moved_at)), new_due_at=_iso(view.due_at(moved_at))
+            )
     if not calendar_cause:
         return  # the days it lacks did not move this dossier's date
     lo = min(x for x in (d.received_at, legal, reported) if x is not None).date()
