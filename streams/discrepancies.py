@@ -21,7 +21,9 @@ from streams.model import Channel
 from streams.pauses import Pause
 from streams.state import SourceView
 
-TOLERANCE = timedelta(minutes=1)
+# Dates are compared to the second (every source writes seconds): a source that missed a pause of
+# 36 seconds shows a date 36 seconds early, and that can decide an on-time judgement.
+TOLERANCE = timedelta(seconds=1)
 Reason = tuple[str, str]  # (reason, detail)
 CalendarOption = tuple[BusinessCalendar, list[Reason]]  # a calendar and the reasons naming its faults
 PauseOption = tuple[tuple[Pause, ...], list[Reason]]  # the pauses counted, and the missed ones named
@@ -183,8 +185,11 @@ def explain_due(
     source_due: datetime,
     legal_due: datetime,
     reports: Sequence[tuple[datetime, datetime]] = (),
+    letter: datetime | None = None,
 ) -> list[tuple[str, str]]:
     """(reason, detail) pairs that together reproduce the source's due date; [] when none do.
+
+    ``letter``: an apology letter's date, when one is tracked (``legal_due`` is then that date).
 
     ``reports``: the dates the source showed before, (when, date). Where several hypotheses give
     its last date, the first that also gives each earlier date from the pauses closed by then is
@@ -226,6 +231,13 @@ def explain_due(
         return next((h for h in tier if _close(due_of(*h), source_due) and _fits_history(
             ctx, h[0][0], h[1][0], reports)), None)  # fmt: skip
 
+    if letter is not None and _close(due_of(legal_cal, legal_pauses), source_due):
+        # The computed date, not the letter's: the source set its appointment back by hand.
+        detail = (
+            f"the source shows {fmt_dt(source_due)}, the date computed before the apology letter, not"
+            f" the letter's {fmt_dt(letter)}: a change no other system recorded"
+        )
+        return [("appointment_changed", detail)]
     for n, tier in enumerate(tiers):
         found = [h for h in tier if _close(due_of(*h), source_due)]
         if not found:
@@ -322,7 +334,7 @@ def due_discrepancies(
                 base = _due(seen_ctx, ctx.calendar, known) or legal_due
                 if _close(view.due_at, base):
                     continue
-        reasons = explain_due(seen_ctx, view.due_at, base, (reports or {}).get(name, ()))
+        reasons = explain_due(seen_ctx, view.due_at, base, (reports or {}).get(name, ()), letter)
         src, leg = view.due_at.isoformat(), legal_due.isoformat()
         if not reasons:
             diff = ctx.calendar.working_time_between(legal_due, view.due_at)
