@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from itertools import combinations
 
-from streams.domain.calendar import BusinessCalendar, DayKind
+from streams.domain.calendar import BusinessCalendar, DayKind, holiday_blocks
 from streams.domain.catalogue import ProcedureVersion
 from streams.domain.deadlines import compute_due
 from streams.domain.explain import fmt_dt, fmt_working
@@ -30,7 +30,7 @@ PauseOption = tuple[tuple[Pause, ...], list[Reason]]  # the pauses counted, and 
 Hypothesis = tuple[CalendarOption, PauseOption]
 Computed = tuple[CalendarOption, PauseOption, datetime | None]  # a hypothesis and the date it gives
 MAX_SPECIAL_DAYS = 12  # hypotheses per dossier stay bounded
-SUBSETS_UP_TO = 7  # every subset of up to this many special days is a hypothesis (2^7 calendars)
+SUBSETS_UP_TO = 7  # every set of up to this many holiday periods is a hypothesis (2^7 calendars)
 
 
 @dataclass(frozen=True)
@@ -133,51 +133,25 @@ def calendar_hypotheses(
                 "calendar_holiday",
                 f"the source treated {_day(day)} ({label}) as a working day",
             )
-    # A calendar is wrong because an update never reached it (the year's holiday and swap table,
-    # published as one decree), so a calendar lacking one special day of the window most likely
-    # lacks them all: the whole table is the first hypothesis, then every holiday, every make-up
-    # day, and last a single day. Where several reproduce the date (a missing holiday and a missing
-    # make-up day cancel out), the first is kept.
+    # A calendar is wrong because an update never reached it: the year's holiday and swap table
+    # (one decree), a lunar date, a holiday period; not one day in the middle of Tết. So the
+    # hypotheses are whole periods: the whole table first, then every holiday, every make-up day,
+    # each period alone, and then every set of periods (fewest first). Where several reproduce the
+    # date (a missing holiday and a missing make-up day cancel out), the first is kept.
     holidays = tuple(d for d, k, _ in special if k is not DayKind.MAKEUP)
     makeups = tuple(d for d, k, _ in special if k is DayKind.MAKEUP)
+    blocks = holiday_blocks(holidays) + [(d,) for d in makeups]
     groups: list[tuple[date, ...]] = [g for g in (holidays + makeups, holidays, makeups) if g]
-    groups += [(day,) for day, _, _ in special]
+    groups += blocks
+    if len(blocks) <= SUBSETS_UP_TO:
+        for size in range(2, len(blocks)):
+            groups += [tuple(d for b in chosen for d in b) for chosen in combinations(blocks, size)]
     for group in dict.fromkeys(groups):
         variant = _variant(
             cal, frozenset(d for d in group if d in holidays), frozenset(d for d in group if d in makeups)
         )
         calendar_options.append((variant, [reason_of[d] for d in group]))
-    # Last, a calendar lacking some of the special days of the window: every such set when there
-    # are few (fewest days first), else h of the holidays and m of the make-up days, the first
-    # ones standing for any (the reason then says how many, and that the dossier cannot tell which).
-    seen = {frozenset(g) for g in groups}
-    if len(special) <= SUBSETS_UP_TO:
-        days = [d for d, _, _ in special]
-        for size in range(2, len(days)):
-            for group in combinations(days, size):
-                hs = frozenset(d for d in group if d in holidays)
-                calendar_options.append(
-                    (_variant(cal, hs, frozenset(group) - hs), [reason_of[d] for d in group])
-                )
-        return calendar_options
-    for h in range(len(holidays) + 1):
-        for m in range(len(makeups) + 1):
-            group = holidays[:h] + makeups[:m]
-            if not group or frozenset(group) in seen:
-                continue
-            parts = (("calendar_holiday", h, holidays), ("calendar_makeup_day", m, makeups))
-            reasons = [_some(kind, n, days) for kind, n, days in parts if n]
-            calendar_options.append((_variant(cal, frozenset(holidays[:h]), frozenset(makeups[:m])), reasons))
     return calendar_options
-
-
-def _some(reason: str, n: int, days: tuple[date, ...]) -> tuple[str, str]:
-    what = "holidays (counted as working days)" if reason == "calendar_holiday" else "make-up working days"
-    listed = ", ".join(_day(d) for d in days)
-    if n == len(days):
-        return reason, f"the source's calendar lacks the {what} {listed}"
-    return reason, (f"the source's calendar lacks {n} of the {what} {listed}; which of them, this dossier "
-                    f"cannot tell")  # fmt: skip
 
 
 def explain_due(

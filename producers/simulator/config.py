@@ -21,7 +21,7 @@ FAULT_KINDS = (
     "duplicate",  # a record sent twice
     "reorder",  # two records of a system arrive in the wrong order
     "clock_skew",  # a system's timestamps shifted by N minutes
-    "calendar_missing_holiday",  # a system's calendar lacks a public holiday
+    "calendar_missing_holiday",  # a system's calendar lacks a public holiday period (all its days)
     "calendar_missing_makeup_day",  # a system's calendar lacks a make-up working Saturday
     "missed_pause",  # a supplement pause not recorded in one system (its due date too early)
     "appointment_changed",  # an appointment date changed in one system only
@@ -32,7 +32,8 @@ FAULT_PRESETS = ("none", "default", "all")
 
 @dataclass(frozen=True)
 class FaultRates:
-    """Per dossier × system, except the two calendar rates (per system × holiday / make-up day)."""
+    """Per dossier × system, except the two calendar rates (per system × holiday period / make-up
+    day)."""
 
     sync_lag: float = 0.02
     lost_sync: float = 0.01

@@ -18,7 +18,7 @@ from producers.simulator.legal import Legal
 from producers.simulator.model import Dossier, SourceRecord
 from producers.simulator.views import SystemView
 from producers.simulator.vocab import OVERDUE_FLAG, Step, canonical, code_of
-from streams.domain.calendar import DayKind
+from streams.domain.calendar import DayKind, holiday_blocks
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -41,7 +41,8 @@ def calendar_faults(
     config: SimulationConfig, legal: Legal, systems: tuple[str, ...], first: date, last: date
 ) -> CalendarFaults:
     """Holidays (and swapped days off) and make-up Saturdays between ``first`` and ``last`` that
-    each system's calendar lacks, at the rates ``calendar_missing_holiday`` / ``_makeup_day``."""
+    each system's calendar lacks, at the rates ``calendar_missing_holiday`` (per holiday period,
+    see ``holiday_blocks``) / ``calendar_missing_makeup_day`` (per make-up day)."""
     cal = legal.calendars.for_unit(None)
     names: dict[date, str] = {}
     off: list[date] = []
@@ -53,12 +54,17 @@ def calendar_faults(
             names[info.day] = info.label or ""
             (makeup if info.kind is DayKind.MAKEUP else off).append(info.day)
     rates = config.faults
+    # A holiday period is missing as a whole (a decree or a lunar date that never reached the
+    # system), decided once per system and period (keyed by its first day).
+    periods = holiday_blocks(off)
     return CalendarFaults(
         holidays={
             s: frozenset(
                 d
-                for d in off
-                if rngs.chance(config.seed, "calendar_missing_holiday", s, d) < rates.calendar_missing_holiday
+                for period in periods
+                if rngs.chance(config.seed, "calendar_missing_holiday", s, period[0])
+                < rates.calendar_missing_holiday
+                for d in period
             )
             for s in systems
         },

@@ -73,6 +73,23 @@ def day_name(d: date) -> str:
     return f"{_WEEKDAY_EN[d.weekday()]} {d:%d/%m/%Y}"
 
 
+BLOCK_GAP_DAYS = 3  # Friday to Monday: days off this close belong to one holiday period
+
+
+def holiday_blocks(days: Iterable[date]) -> list[tuple[date, ...]]:
+    """Days off grouped into holiday periods (Tết, 30/4–1/5, Quốc khánh with its swapped day).
+
+    A calendar goes wrong a period at a time: a decree or a lunar date that never reached it, not
+    one day in the middle of Tết. Days at most ``BLOCK_GAP_DAYS`` apart are one period."""
+    blocks: list[list[date]] = []
+    for d in sorted(set(days)):
+        if blocks and (d - blocks[-1][-1]).days <= BLOCK_GAP_DAYS:
+            blocks[-1].append(d)
+        else:
+            blocks.append([d])
+    return [tuple(b) for b in blocks]
+
+
 @lru_cache(maxsize=256)
 def statutory_holidays(year: int) -> tuple[Mapping[date, str], frozenset[date]]:
     """The ``holidays`` package's Vietnam calendar for one year: names (Vietnamese) and the
