@@ -148,7 +148,7 @@ def accuracy(
             typer.echo(f"replay: {n:,} records", err=True)
 
         try:
-            replayed = replay(replay_dir, worker_policy(settings), settings.kafka.partitions, said)
+            replayed = replay(replay_dir, worker_policy(settings), settings.kafka.partitions, said, until=end)
         except FileNotFoundError as exc:
             _fail(str(exc), code=2)
             return
@@ -160,6 +160,34 @@ def accuracy(
     result = score(truths, states, end)
     typer.echo(render(result))
     raise typer.Exit(0 if result.perfect else 1)
+
+
+@app.command("watermark")
+def watermark(
+    until: str = typer.Argument(..., help="ISO time with its offset, e.g. 2026-03-12T00:00:00+07:00"),
+    wait: bool = typer.Option(
+        True, help="first wait until the worker has consumed the replay, then for what the tick fired"
+    ),
+) -> None:
+    """Replays (stream clock): move every partition's stream time to UNTIL, so deadlines and
+    tolerances that pass after a partition's last event fire. Run it once the replay is sent."""
+    from datetime import datetime
+
+    from dongbo.watermark import close_replay, send_watermark
+
+    try:
+        when = datetime.fromisoformat(until)
+        if wait:
+            lag = close_replay(get_settings(), when)
+            if lag:
+                _fail(f"the worker still has {lag} message(s) to process: is `dongbo worker` running?")
+                return
+            typer.echo(f"stream time moved to {when.isoformat()} on every partition; the worker caught up")
+        else:
+            n = send_watermark(get_settings(), when)
+            typer.echo(f"sent a watermark tick to {n} partition(s): {when.isoformat()}")
+    except ValueError as exc:
+        _fail(f"{exc} (expected an ISO time with its offset, e.g. 2026-03-12T00:00:00+07:00)", code=2)
 
 
 # -- sub-commands contributed by other modules (one line each) ---------------------------------

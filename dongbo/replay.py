@@ -13,6 +13,7 @@ import heapq
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,10 @@ def replay(
     policy: MergePolicy,
     partitions: int,
     progress: Callable[[int], None] | None = None,
+    until: datetime | None = None,
 ) -> ReplayResult:
+    """``until``: the end of the run; every partition's stream time is moved there after the last
+    record (as ``dongbo watermark`` does for the worker)."""
     if not any((directory / f"src.{s}.dossier.jsonl").exists() for s in SOURCE_SYSTEMS):
         raise FileNotFoundError(
             f"no record files in {directory}: write them with `dongbo simulate --out {directory}`"
@@ -68,6 +72,11 @@ def replay(
             result.conflicts_opened.update(c.kind for c in out.opened)
         if progress is not None and n % 10_000 == 0:
             progress(n)
+    if until is not None:
+        for partition in range(partitions):
+            for out in engine.advance(partition, until):
+                result.alerts.update(out.alerts)
+                result.conflicts_opened.update(c.kind for c in out.opened)
     for key in table:
         state = engine.state(key)
         if state is not None:

@@ -59,7 +59,12 @@ class Publisher:
             self.delivered += 1
 
     def send(
-        self, topic: str, key: str | bytes, value: bytes | None, headers: dict[str, str] | None = None
+        self,
+        topic: str,
+        key: str | bytes | None,
+        value: bytes | None,
+        headers: dict[str, str] | None = None,
+        partition: int | None = None,
     ) -> None:
         kb = key.encode() if isinstance(key, str) else key
         headers = dict(headers or {})
@@ -68,9 +73,15 @@ class Publisher:
         hdrs: list[tuple[str, str | bytes | None]] = [(k, v.encode()) for k, v in headers.items()]
         while True:
             try:
-                self._producer.produce(
-                    topic, value=value, key=kb, headers=hdrs, on_delivery=self._on_delivery
-                )
+                if partition is None:
+                    self._producer.produce(
+                        topic, value=value, key=kb, headers=hdrs, on_delivery=self._on_delivery
+                    )
+                else:  # a message meant for every partition (a watermark), not keyed to one
+                    self._producer.produce(
+                        topic, value=value, key=kb, headers=hdrs, partition=partition,
+                        on_delivery=self._on_delivery,
+                    )  # fmt: skip
                 break
             except BufferError:
                 # Local queue full: serve delivery reports until there is room (backpressure).

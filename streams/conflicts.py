@@ -120,9 +120,13 @@ def detect(
 
 
 def next_moment(
-    sources: dict[str, SourceView], first_seen: dict[str, datetime], policy: ConflictPolicy
+    sources: dict[str, SourceView],
+    first_seen: dict[str, datetime],
+    policy: ConflictPolicy,
+    after: datetime | None = None,
 ) -> datetime | None:
-    """The next time a tolerance runs out for a current disagreement (for the timer index)."""
+    """The next time (after ``after``) a tolerance runs out for a current disagreement (for the
+    timer index). Every pair counts: one pair's moment passing must not hide another's."""
     moments = []
     for a, b in combinations(sorted(sources), 2):
         va, vb = sources[a], sources[b]
@@ -132,4 +136,6 @@ def next_moment(
     for a, b in policy.must_reach:
         if a in sources and b not in sources:
             moments.append(first_seen[a] + policy.presence_tolerance)
+    if after is not None:
+        moments = [m for m in moments if m > after]
     return min(moments) if moments else None

@@ -29,6 +29,7 @@ from streams.model import ENDING, STAGE, Channel, DossierEvent, Status, from_iso
 from streams.normalise.attrs import (
     COMPLEX_CASE,
     EXTENSION_NEW_DUE_AT,
+    PROCESSING_ENDED_AT,
     RECEIVED_AT,
     SUPPLEMENT_RECEIVED_AT,
     SUPPLEMENT_REQUESTED_AT,
@@ -87,6 +88,7 @@ def entry_of(event: DossierEvent) -> HistoryEntry:
         stated_received_at=_time_attr(event, RECEIVED_AT),
         stated_pause_start=_time_attr(event, SUPPLEMENT_REQUESTED_AT),
         stated_pause_end=_time_attr(event, SUPPLEMENT_RECEIVED_AT),
+        stated_ended_at=_time_attr(event, PROCESSING_ENDED_AT),
     )
 
 
@@ -268,6 +270,9 @@ def derive(
     conflicts = detect(sources, first_seen, as_of, policy.conflicts) if as_of else {}
     received_at = receipt_time(grouped, policy) or _stated(timeline, "stated_received_at", policy)
     ended_at = _first_time(timeline, ENDING) or _first_time(timeline, {Status.RETURNED})
+    stated_end = min((e.stated_ended_at for e in timeline if e.stated_ended_at is not None), default=None)
+    if stated_end is not None and (ended_at is None or stated_end < ended_at):
+        ended_at = stated_end  # the "result ready" update was lost, a later record states it
     channel_v = _preferred(timeline, "channel", policy)
     channel = channel_v if isinstance(channel_v, Channel) else Channel.UNKNOWN
     procedure_code: str | None = _preferred(timeline, "procedure_code", policy)  # type: ignore[assignment]
@@ -434,6 +439,7 @@ def _shifted(e: HistoryEntry, skew: timedelta) -> HistoryEntry:
     return replace(
         e, occurred_at=e.occurred_at - skew, stated_received_at=back(e.stated_received_at),
         stated_pause_start=back(e.stated_pause_start), stated_pause_end=back(e.stated_pause_end),
+        stated_ended_at=back(e.stated_ended_at),
     )  # fmt: skip
 
 

@@ -44,6 +44,7 @@ class HistoryEntry:
     stated_received_at: datetime | None = None
     stated_pause_start: datetime | None = None
     stated_pause_end: datetime | None = None
+    stated_ended_at: datetime | None = None  # the end of processing (result ready), as stated
 
     def order_key(self) -> tuple[datetime, int, str]:
         # Event time first; the source's own sequence breaks ties within one source; the id makes
@@ -71,6 +72,7 @@ class HistoryEntry:
             "stated_received_at": to_iso(self.stated_received_at),
             "stated_pause_start": to_iso(self.stated_pause_start),
             "stated_pause_end": to_iso(self.stated_pause_end),
+            "stated_ended_at": to_iso(self.stated_ended_at),
         }
 
     @classmethod
@@ -93,6 +95,7 @@ class HistoryEntry:
             stated_received_at=from_iso(d.get("stated_received_at")),
             stated_pause_start=from_iso(d.get("stated_pause_start")),
             stated_pause_end=from_iso(d.get("stated_pause_end")),
+            stated_ended_at=from_iso(d.get("stated_ended_at")),
         )
 
 

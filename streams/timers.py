@@ -22,7 +22,8 @@ from streams.state import DossierState
 def state_next_moment(state: DossierState, policy: MergePolicy) -> datetime | None:
     """The next time this dossier's state could change with no new event."""
     first_seen = {s: min(e.occurred_at for e in entries) for s, entries in by_source(state.history).items()}
-    moments = [m for m in [next_moment(state.sources, first_seen, policy.conflicts)] if m is not None]
+    after = state.evaluated_at
+    moments = [m for m in [next_moment(state.sources, first_seen, policy.conflicts, after)] if m is not None]
     if policy.rules is not None:
         stopped = any(p.end is None for p in state.pauses)
         legal = Legal(due_at=state.due_at, extended_due_at=state.extended_due_at, clock_stopped=stopped)
@@ -62,6 +63,17 @@ class TimerIndex:
                 del self._due[key]
                 out.append(key)
         return out
+
+    def pop_next(self, now: datetime) -> tuple[bytes, datetime] | None:
+        """The earliest dossier whose moment is at or before ``now``, with that moment (stream
+        time visits moments one by one, in order, each at its own time)."""
+        now_ts = now.timestamp()
+        while self._heap and self._heap[0][0] <= now_ts:
+            ts, key = heapq.heappop(self._heap)
+            if self._due.get(key) == ts:
+                del self._due[key]
+                return key, datetime.fromtimestamp(ts, tz=now.tzinfo)
+        return None
 
     def clear(self) -> None:
         self._heap.clear()

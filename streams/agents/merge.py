@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from dongbo.settings import Settings
@@ -122,6 +122,11 @@ def install(dapp: DongboApp) -> None:
             msg = event.message
             wall = clock.now()
             if msg.topic == names.ticks:
+                mark = watermark_of(msg.value)
+                if mark is not None:
+                    for out in engine.advance(msg.partition, mark):
+                        await publish(out)
+                    continue
                 looked = engine.look_again(msg.key, wall)
                 if looked is not None:
                     await publish(looked)
@@ -154,6 +159,25 @@ def install(dapp: DongboApp) -> None:
             return  # stream time moves with the events, handled inline
         for key in engine.due(clock.now()):
             await ticks_topic.send(key=key, value=b"")
+
+
+WATERMARK = b"watermark "
+
+
+def watermark_record(until: datetime) -> bytes:
+    """A tick that moves a partition's stream time to ``until`` (see ``dongbo watermark``)."""
+    return WATERMARK + until.isoformat().encode()
+
+
+def watermark_of(value: bytes | None) -> datetime | None:
+    if not value or not value.startswith(WATERMARK):
+        return None
+    try:
+        when = datetime.fromisoformat(value[len(WATERMARK) :].decode())
+    except (UnicodeDecodeError, ValueError):
+        log.warning("ignored a malformed watermark tick: %r", value[:80])
+        return None
+    return when if when.tzinfo is not None else None
 
 
 def conflict_record(state: DossierState, c: Conflict, change: str) -> bytes:

@@ -94,6 +94,22 @@ def test_dossier_that_never_reached_the_portal():
     assert kinds(evaluate(state, T0 + timedelta(hours=4)).state) == {"missing_in_system:onestop+portal"}
 
 
+def test_one_pairs_moment_passing_does_not_hide_another_pairs():
+    # The portal lost "received": onestop+portal (30 min) opens first, business+portal (1 h) later.
+    policy = ConflictPolicy(
+        default_tolerance=timedelta(hours=1),
+        tolerances={frozenset({"onestop", "portal"}): timedelta(minutes=30)},
+    )
+    state = fold([
+        ev("portal", "p0", Status.SUBMITTED, -30), ev("onestop", "o1", Status.RECEIVED, 0),
+        ev("business", "b1", Status.RECEIVED, 0),
+    ], 0)  # fmt: skip
+    first_seen = {s: v.last_occurred_at for s, v in state.sources.items()}
+    assert next_moment(state.sources, first_seen, policy) == T0 + timedelta(minutes=30)
+    after_first = T0 + timedelta(minutes=31)
+    assert next_moment(state.sources, first_seen, policy, after_first) == T0 + timedelta(hours=1)
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.integers(0, 600), st.integers(0, 600))
 def test_next_moment_is_exactly_when_a_mismatch_opens(portal_lag, probe):

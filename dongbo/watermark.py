@@ -1,0 +1,43 @@
+"""``dongbo watermark``: tell the merge that stream time has reached a moment on every partition.
+
+With the stream clock (replays, imports, simulations) a partition's time is the latest event time
+seen on it, so a partition with no more events never reaches the end of the run: a disagreement
+that outlived its tolerance, or a deadline that passed, after its last event would wait for an
+event that never comes. Once the replay has been consumed (``wait_caught_up``), one watermark tick
+per partition of the ticks topic moves every partition to the end, and those moments fire, in
+order, as they would have live. Sent before the replay is consumed, it would overtake records.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from dongbo.lag import wait_caught_up
+from dongbo.settings import Settings
+from dongbo.topics import SOURCE_SYSTEMS, ensure_topics, topics_for
+from producers.publisher import Publisher
+from streams.agents.merge import watermark_record
+
+
+def send_watermark(settings: Settings, until: datetime) -> int:
+    """One watermark tick on each partition of the ticks topic; returns how many were sent."""
+    if until.tzinfo is None:
+        raise ValueError("the watermark needs a UTC offset, e.g. 2026-03-12T00:00:00+07:00")
+    ensure_topics(settings)
+    names = topics_for(settings)
+    with Publisher(settings) as pub:
+        for p in range(settings.kafka.partitions):
+            pub.send(names.ticks, None, watermark_record(until), partition=p)
+    return settings.kafka.partitions
+
+
+def close_replay(settings: Settings, until: datetime, timeout: float = 600.0) -> int:
+    """After a replay: wait until it is consumed, move every partition to ``until``, and wait for
+    what that fired. Returns the messages still unprocessed (0 when done)."""
+    names = topics_for(settings)
+    replay_topics = [names.source(s) for s in SOURCE_SYSTEMS] + [names.events]
+    lag = wait_caught_up(settings, settings.worker.app_id, replay_topics, timeout=timeout)
+    if lag:
+        return lag
+    send_watermark(settings, until)
+    return wait_caught_up(settings, settings.worker.app_id, [names.ticks, names.state], timeout=timeout)
