@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from producers.simulator import SimulationConfig, fault_preset, run_simulation
 from producers.simulator.vocab import SYSTEMS
 from streams.model import utcnow
 from streams.normalise import normalise
-from streams.normalise.sources import RAW_SCHEMAS
+from streams.normalise.sources import CAPTURED_AT, RAW_SCHEMAS, captured_at
 from tests.integration.kafka_util import read_topic
 
 pytestmark = pytest.mark.integration
@@ -47,8 +48,10 @@ def test_a_small_city_reaches_every_source_topic_keyed_by_dossier(settings: Sett
             key = msg.key().decode()
             assert key in truth and system in truth[key]["systems"]
             headers = {k: v.decode() for k, v in msg.headers() or []}
+            captured = datetime.fromisoformat(headers.pop(CAPTURED_AT))  # the simulated send time
             assert headers == {"event_type": RAW_SCHEMAS[system], "source": system}
-            assert normalise(system, msg.value(), now).dossier_id == key
+            event = normalise(system, msg.value(), captured_at(msg.headers(), now))
+            assert event.dossier_id == key and event.ingested_at == captured
             keys[key] += 1
         holders = {d for d, t in truth.items() if system in t["source_status"]}
         assert set(keys) == holders  # every dossier the system holds, and no other
