@@ -6,7 +6,9 @@ topic, and a topic auto-created by a producer would get the broker's default cou
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from typing import Any
 
 from dongbo.settings import Settings
 
@@ -95,4 +97,24 @@ def ensure_topics(settings: Settings, extra: dict[str, dict[str, str]] | None = 
             # Another process may have created it between list and create: that is fine.
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise
+    _wait_for_leaders(admin, list(wanted))
     return sorted(created)
+
+
+def _wait_for_leaders(admin: Any, names: list[str], timeout: float = 30.0) -> None:
+    """Until every partition of ``names`` has a leader. A topic is created before its partitions
+    have one; a worker that starts in between sees the topic as missing and, on a fresh broker,
+    gets no partitions until the next rebalance (nothing is consumed)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        topics = admin.list_topics(timeout=10).topics
+        waiting = [
+            n for n in names
+            if n not in topics or topics[n].error is not None
+            or any(p.leader < 0 for p in topics[n].partitions.values())
+        ]  # fmt: skip
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"topics without a leader after {timeout:.0f}s: {', '.join(sorted(waiting))}")
+        time.sleep(0.2)
