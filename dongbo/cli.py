@@ -178,7 +178,13 @@ def watermark(
     try:
         when = datetime.fromisoformat(until)
         if wait:
-            lag = close_replay(get_settings(), when)
+            lag = close_replay(
+                get_settings(),
+                when,
+                progress=lambda n: (
+                    typer.echo(f"watermark: {n:,} message(s) still to process", err=True) if n else None
+                ),
+            )
             if lag:
                 _fail(f"the worker still has {lag} message(s) to process: is `dongbo worker` running?")
                 return

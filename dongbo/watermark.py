@@ -10,6 +10,7 @@ order, as they would have live. Sent before the replay is consumed, it would ove
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from dongbo.lag import wait_caught_up
@@ -31,13 +32,20 @@ def send_watermark(settings: Settings, until: datetime) -> int:
     return settings.kafka.partitions
 
 
-def close_replay(settings: Settings, until: datetime, timeout: float = 600.0) -> int:
+def close_replay(
+    settings: Settings,
+    until: datetime,
+    timeout: float = 600.0,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """After a replay: wait until it is consumed, move every partition to ``until``, and wait for
-    what that fired. Returns the messages still unprocessed (0 when done)."""
+    what that fired. Returns the messages still unprocessed (0 when done); ``progress`` is told
+    how many remain while it waits."""
     names = topics_for(settings)
     replay_topics = [names.source(s) for s in SOURCE_SYSTEMS] + [names.events]
-    lag = wait_caught_up(settings, settings.worker.app_id, replay_topics, timeout=timeout)
+    group = settings.worker.app_id
+    lag = wait_caught_up(settings, group, replay_topics, timeout=timeout, progress=progress)
     if lag:
         return lag
     send_watermark(settings, until)
-    return wait_caught_up(settings, settings.worker.app_id, [names.ticks, names.state], timeout=timeout)
+    return wait_caught_up(settings, group, [names.ticks, names.state], timeout=timeout, progress=progress)
