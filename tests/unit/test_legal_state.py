@@ -238,3 +238,22 @@ def test_a_pause_ends_when_the_first_system_shows_the_dossier_moving_on():
         ev("civil", "c2", Status.SUPPLEMENT_RECEIVED, back),
     ], back + timedelta(days=2))  # fmt: skip
     assert [(p.start, p.end) for p in state.pauses] == [(start, back)]
+
+
+def test_moments_a_later_record_states_recover_updates_every_system_lost():
+    # Every system lost "received", "supplement requested" and "result ready"; the portal repeats
+    # NgayTiepNhan, the supplement list and NgayKetThucXuLy on its later records.
+    start, back = RECEIVED + timedelta(hours=2), RECEIVED + timedelta(days=1)
+    ready = RECEIVED + timedelta(days=3)
+    stated = {
+        "received_at": RECEIVED.isoformat(),
+        "supplement_requested_at": start.isoformat(),
+        "supplement_received_at": back.isoformat(),
+        "processing_ended_at": ready.isoformat(),
+    }
+    later = replace(ev("portal", "p9", Status.RETURNED, ready + timedelta(hours=2)), attributes=stated)
+    state = fold([ev("onestop", "o2", Status.IN_PROGRESS, RECEIVED + timedelta(hours=1), seq=2), later],
+                 ready + timedelta(hours=3))  # fmt: skip
+    assert state.received_at == RECEIVED
+    assert [(p.start, p.end) for p in state.pauses] == [(start, back)]
+    assert state.ended_at == ready

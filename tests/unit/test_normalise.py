@@ -851,3 +851,14 @@ def test_corrupted_bytes_are_dead_lettered_not_crashes(system: str, data: st.Dat
         assert exc.reason in REASONS
     else:
         assert event.source == system
+
+
+def test_the_capture_header_is_the_ingestion_time_and_junk_falls_back() -> None:
+    from streams.normalise.sources import CAPTURED_AT, captured_at
+
+    now = T0 + timedelta(hours=1)
+    assert captured_at([(CAPTURED_AT, T0.isoformat().encode())], now) == T0  # aiokafka: (str, bytes)
+    assert captured_at({CAPTURED_AT.encode(): T0.isoformat().encode()}, now) == T0
+    assert captured_at([], now) == now and captured_at(None, now) == now
+    assert captured_at([(CAPTURED_AT, b"yesterday")], now) == now  # a producer's bug loses nothing
+    assert captured_at([(CAPTURED_AT, b"2026-01-01T00:00:00")], now) == now  # no offset: not trusted
