@@ -73,15 +73,11 @@ class Publisher:
         hdrs: list[tuple[str, str | bytes | None]] = [(k, v.encode()) for k, v in headers.items()]
         while True:
             try:
-                if partition is None:
-                    self._producer.produce(
-                        topic, value=value, key=kb, headers=hdrs, on_delivery=self._on_delivery
-                    )
-                else:  # a message meant for every partition (a watermark), not keyed to one
-                    self._producer.produce(
-                        topic, value=value, key=kb, headers=hdrs, partition=partition,
-                        on_delivery=self._on_delivery,
-                    )  # fmt: skip
+                self._producer.produce(
+                    topic, value=value, key=kb, headers=hdrs, on_delivery=self._on_delivery,
+                    # -1: the partitioner decides (by key); a watermark names each partition itself.
+                    partition=-1 if partition is None else partition,
+                )  # fmt: skip
                 break
             except BufferError:
                 # Local queue full: serve delivery reports until there is room (backpressure).

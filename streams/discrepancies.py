@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from itertools import combinations
+from itertools import chain, combinations
 
 from streams.domain.calendar import BusinessCalendar, DayKind, holiday_blocks
 from streams.domain.catalogue import ProcedureVersion
@@ -250,8 +250,8 @@ def _moved_appointment(
     # An appointment date moved by whole working days in that system alone, counted on the
     # system's own (possibly wrong) calendar from the date it had computed.
     # An apology letter's date (``legal_due`` is then the letter's) is a base of its own.
-    bases = [((cal, []), (ctx.pauses, []), legal_due), *dues]
-    for (c, cw), (_, pw), due in bases:
+    legal: Computed = ((cal, []), (ctx.pauses, []), legal_due)
+    for (c, cw), (_, pw), due in chain([legal], dues):  # computed one by one, as reached
         if due is None:
             continue
         moved = c.working_time_between(due, source_due)

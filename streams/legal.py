@@ -115,13 +115,13 @@ def legal_view(
         and said is None
         and ordinary is not None
         and source_dues
-        and not any(_same(d, ordinary) for d in source_dues)
+        and not any(same_moment(d, ordinary) for d in source_dues)
     ):
         longer = compute_due(
             received_at, version, cal, spans, channel=channel, policy=rules.policy,
             complex_case=True, explain=False,
         )  # fmt: skip
-        if longer.due_at is not None and any(_same(d, longer.due_at) for d in source_dues):
+        if longer.due_at is not None and any(same_moment(d, longer.due_at) for d in source_dues):
             comp, complex_case = longer, True
         elif _complex_on_a_wrong_calendar(received_at, version, cal, spans, channel, rules, source_dues):
             # Every system's date is off (their calendars are wrong too), but it is the complex
@@ -158,15 +158,16 @@ def _complex_on_a_wrong_calendar(
         kw: dict[str, Any] = {"channel": channel, "policy": rules.policy, "explain": False}
         ordinary = compute_due(received_at, version, variant, spans, **kw).due_at
         longer = compute_due(received_at, version, variant, spans, complex_case=True, **kw).due_at
-        if ordinary is None or longer is None or any(_same(d, ordinary) for d in source_dues):
+        if ordinary is None or longer is None or any(same_moment(d, ordinary) for d in source_dues):
             continue
-        if any(_same(d, longer) for d in source_dues):
+        if any(same_moment(d, longer) for d in source_dues):
             return True
     return False
 
 
-def _same(a: datetime, b: datetime) -> bool:
-    return abs(a - b) <= timedelta(minutes=1)
+def same_moment(a: datetime | None, b: datetime | None) -> bool:
+    """Two dates systems show for the same thing (within a minute: a desk may round)."""
+    return a is not None and b is not None and abs(a - b) <= timedelta(minutes=1)
 
 
 def _received_late(

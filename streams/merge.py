@@ -24,7 +24,7 @@ from streams.discrepancies import (
 )
 from streams.domain.catalogue import ProcedureVersion
 from streams.domain.policy import ExtensionJudgement
-from streams.legal import ALERT_KINDS, Legal, LegalRules, due_alerts, legal_view
+from streams.legal import ALERT_KINDS, Legal, LegalRules, due_alerts, legal_view, same_moment
 from streams.model import ENDING, STAGE, Channel, DossierEvent, Status, from_iso
 from streams.normalise.attrs import (
     COMPLEX_CASE,
@@ -310,7 +310,7 @@ def derive(
             # appointment dates moved the letter's too. Trust one whose dates before the letter
             # were the legal ones.
             before = legal_view(rules, version, **{**kw, "extended_due_at": None}).due_at
-            faithful = [n for n in letters if reports.get(n) and _near(reports[n][-1][1], before)]
+            faithful = [n for n in letters if reports.get(n) and same_moment(reports[n][-1][1], before)]
             if faithful:
                 extended = letters[min(faithful, key=policy.rank)]
                 kw["extended_due_at"] = extended
@@ -424,10 +424,6 @@ def _unexplained(found: tuple[Discrepancy, ...]) -> int:
 
 def _last_letter(entries: Sequence[HistoryEntry]) -> datetime | None:
     return next((e.extended_due_at for e in reversed(entries) if e.extended_due_at is not None), None)
-
-
-def _near(a: datetime | None, b: datetime | None) -> bool:
-    return a is not None and b is not None and abs(a - b) <= timedelta(minutes=1)
 
 
 def _shifted(e: HistoryEntry, skew: timedelta) -> HistoryEntry:

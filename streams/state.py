@@ -68,11 +68,18 @@ class HistoryEntry:
             "unit_code": self.unit_code,
             "channel": self.channel.value,
             "extended_due_at": to_iso(self.extended_due_at),
-            "complex_case": self.complex_case,
-            "stated_received_at": to_iso(self.stated_received_at),
-            "stated_pause_start": to_iso(self.stated_pause_start),
-            "stated_pause_end": to_iso(self.stated_pause_end),
-            "stated_ended_at": to_iso(self.stated_ended_at),
+            # Rarely set, and this runs for every entry on every event: written only when set.
+            **({} if self.complex_case is None else {"complex_case": self.complex_case}),
+            **{
+                k: to_iso(v)
+                for k, v in (
+                    ("stated_received_at", self.stated_received_at),
+                    ("stated_pause_start", self.stated_pause_start),
+                    ("stated_pause_end", self.stated_pause_end),
+                    ("stated_ended_at", self.stated_ended_at),
+                )
+                if v is not None
+            },
         }
 
     @classmethod
