@@ -24,7 +24,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from dongbo.settings import Settings
+from contract.settings import Settings
 from streams.conflicts import MINISTRIES, _phase
 from streams.model import Status
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from dongbo.settings import get_settings
+from contract.settings import get_settings
 
 app = typer.Typer(
     name="dongbo",
@@ -140,7 +140,7 @@ def accuracy(
         return
     if replay_dir is not None:
         from dongbo.replay import replay
-        from streams.agents.merge import worker_policy
+        from streams.configured import worker_policy
 
         settings = get_settings()
 

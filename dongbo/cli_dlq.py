@@ -7,7 +7,7 @@ from collections import Counter
 
 import typer
 
-from dongbo.settings import get_settings
+from contract.settings import get_settings
 
 dlq_app = typer.Typer(help="Dead letters (dossier.dlq): input dongbo could not use, kept whole.")
 

@@ -13,12 +13,13 @@ from pathlib import Path
 import typer
 from pydantic import ValidationError
 
+from contract.settings import DomainSettings
+from streams.configured import calendar_book, catalogue, catalogue_path, deadline_policy
 from streams.domain.calendar import BusinessCalendar, DayKind, day_name
 from streams.domain.catalogue import NoVersionAt, ProcedureVersion, UnknownProcedure
 from streams.domain.catalogue_io import CatalogueError, load_catalogue, to_yaml
 from streams.domain.deadlines import PauseSpan, compute_due
 from streams.domain.limits import Limit, LimitUnit
-from streams.domain.settings import DomainSettings
 from streams.model import VN_TZ
 
 calendar_app = typer.Typer(help="The business calendar: holidays, swapped days off, make-up working days.")
@@ -68,15 +69,17 @@ def parse_pause(text: str) -> PauseSpan:
 
 def _settings() -> DomainSettings:
     try:
-        return DomainSettings()
-    except ValidationError as exc:
+        settings = DomainSettings()
+        deadline_policy(settings)  # checks the choices (receipt rules, extension judgement)
+        return settings
+    except (ValidationError, ValueError) as exc:
         _fail(f"a DONGBO_DOMAIN_* setting is not valid:\n{exc}")
         raise  # unreachable: _fail exits
 
 
 def _calendar(settings: DomainSettings, unit_code: str | None) -> BusinessCalendar:
     try:
-        return settings.calendars().for_unit(unit_code)
+        return calendar_book(settings).for_unit(unit_code)
     except (OSError, ValueError) as exc:
         _fail(f"the calendar data cannot be used: {exc}")
         raise  # unreachable: _fail exits
@@ -150,7 +153,7 @@ def catalogue_load(
     versions = sum(len(p.versions) for p in catalogue)
     for p in catalogue:
         typer.echo(f"  {p.code:<12} {p.name}  —  " + "; ".join(v.describe() for v in p.versions))
-    dest = _settings().catalogue_path
+    dest = catalogue_path(_settings())
     if dry_run:
         typer.echo(f"valid: {len(catalogue)} procedures, {versions} versions (not installed: --dry-run)")
         return
@@ -166,7 +169,7 @@ def catalogue_show(
     """Show one procedure: its names and every version with its limit, pauses and steps."""
     settings = _settings()
     try:
-        proc = settings.catalogue().get(code)
+        proc = catalogue(settings).get(code)
     except UnknownProcedure as exc:
         _fail(f"{exc}; `dongbo catalogue load FILE` installs another catalogue", code=2)
         return
@@ -239,7 +242,7 @@ def deadline(
     settings = _settings()
     if procedure:
         try:
-            the_limit: Limit | ProcedureVersion = settings.catalogue().lookup(procedure, received_at)
+            the_limit: Limit | ProcedureVersion = catalogue(settings).lookup(procedure, received_at)
         except (UnknownProcedure, NoVersionAt) as exc:
             _fail(str(exc), code=2)
             return
@@ -257,7 +260,8 @@ def deadline(
             raise typer.BadParameter(str(exc), param_hint="--limit") from None
     cal = _calendar(settings, unit_code)
     comp = compute_due(
-        received_at, the_limit, cal, pauses, channel=channel.value, policy=settings.policy(), now=now_at,
+        received_at, the_limit, cal, pauses, channel=channel.value, policy=deadline_policy(settings),
+        now=now_at,
         complex_case=complex_case,
     )  # fmt: skip
     if as_json:

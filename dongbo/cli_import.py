@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from dongbo.settings import get_settings
+from contract.settings import get_settings
 
 
 def register(app: typer.Typer) -> None:

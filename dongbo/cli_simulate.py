@@ -78,7 +78,7 @@ def simulate(
     """
     from dataclasses import replace
 
-    from dongbo.settings import get_settings
+    from contract.settings import get_settings
     from producers.simulator import SimulationConfig, run_simulation
     from producers.simulator.config import fault_preset, setting_names, with_settings
     from producers.simulator.workload import SimulationError

@@ -11,11 +11,12 @@ from pathlib import Path
 import typer
 from redis import Redis
 
+from contract.settings import Settings
+from contract.sources import SOURCE_SYSTEMS
+from contract.topics import topics_for
 from dongbo.lag import wait_caught_up
 from dongbo.processes import start_worker, wait_ready
-from dongbo.settings import Settings
 from dongbo.stack import _pid_alive, port_open
-from dongbo.topics import SOURCE_SYSTEMS, topics_for
 from dongbo.watermark import send_watermark
 from sinks.redis_sink import keys_for
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from dongbo.settings import Settings
-from dongbo.topics import topics_for
+from contract.settings import Settings
+from contract.topics import topics_for
 from producers.publisher import Publisher
 from schemas import codec
 from streams.deadletter import DeadLetter

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from confluent_kafka import Consumer, TopicPartition
 
-from dongbo.settings import Settings
+from contract.settings import Settings
 
 
 def group_lag(settings: Settings, group: str, topics: list[str]) -> int:

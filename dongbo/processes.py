@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from dongbo.settings import Settings, settings_env
+from contract.settings import Settings, settings_env
 
 READY_MARK = "Worker]: Ready"
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from dongbo.topics import SOURCE_SYSTEMS
+from contract.sources import SOURCE_SYSTEMS
 from producers.simulator.sinks import OutRecord, read_records
 from sinks.redis_sink import state_json
 from streams.engine import MergeEngine, partition_of

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from dongbo.settings import PROJECT_ROOT, Settings
+from contract.settings import PROJECT_ROOT, Settings
 
 POM = PROJECT_ROOT / "stack" / "kafka" / "pom.xml"
 LOG4J = PROJECT_ROOT / "stack" / "kafka" / "log4j2.properties"
@@ -355,7 +355,7 @@ def services(
 
 def up(settings: Settings, log: Callable[[str], None], names: list[str] | None = None) -> list[ServiceStatus]:
     result = [svc.up() for svc in services(settings, log, names)]
-    from dongbo.topics import ensure_topics
+    from contract.topics import ensure_topics
 
     if names is None or "kafka" in names:
         created = ensure_topics(settings)

@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from contract.settings import Settings
+from contract.sources import SOURCE_SYSTEMS
+from contract.topics import ensure_topics, topics_for
 from dongbo.lag import wait_caught_up
-from dongbo.settings import Settings
-from dongbo.topics import SOURCE_SYSTEMS, ensure_topics, topics_for
 from producers.publisher import Publisher
 from streams.agents.merge import watermark_record
 

@@ -15,7 +15,7 @@ import unicodedata
 
 from pydantic import SecretStr
 
-from dongbo.settings import PrivacySettings, get_settings
+from contract.settings import PrivacySettings, get_settings
 
 REF_HEX_CHARS = 32  # 128 bits: no collision among a country's population, short enough to index
 

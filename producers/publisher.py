@@ -13,11 +13,11 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from dongbo.settings import Settings
-from dongbo.topics import Topics, topics_for
+from contract.settings import Settings
+from contract.sources import CAPTURED_AT
+from contract.topics import Topics, topics_for
 from schemas import codec
 from streams.model import DossierEvent, utcnow
-from streams.normalise.sources import CAPTURED_AT
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from redis import Redis
 
-from dongbo.settings import Settings
+from contract.settings import Settings
 from sinks.redis_sink import keys_for
 
 # Vietnamese labels where officials read them.

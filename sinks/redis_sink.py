@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
-from dongbo.settings import Settings
+from contract.settings import Settings
 from schemas import codec
 from streams.model import VN_TZ
 

@@ -15,8 +15,8 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
-from dongbo.settings import Settings
-from dongbo.topics import Topics, topics_for
+from contract.settings import Settings
+from contract.topics import Topics, topics_for
 from monitoring.metrics import DongboMetrics
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ def build_app(settings: Settings) -> DongboApp:
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
     """Run a worker in this process until it is stopped (SIGTERM / Ctrl-C)."""
-    from dongbo.topics import ensure_topics
+    from contract.topics import ensure_topics
 
     ensure_topics(settings)
     dapp = build_app(settings)

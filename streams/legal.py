@@ -34,13 +34,6 @@ class LegalRules:
     policy: DeadlinePolicy = DEFAULT_POLICY
 
     @classmethod
-    def from_settings(cls) -> LegalRules:
-        from streams.domain.settings import DomainSettings
-
-        ds = DomainSettings()
-        return cls(ds.catalogue(), ds.calendars(), ds.policy())
-
-    @classmethod
     def packaged(cls) -> LegalRules:
         from streams.domain.catalogue_io import cached_catalogue
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from contract.sources import RAW_SCHEMAS
 from producers.adapters import business, civil, land, onestop, portal
 from producers.privacy import Pseudonymiser
 from schemas import codec
-from streams.normalise.sources import RAW_SCHEMAS
 
 Adapter = Callable[[Mapping[str, Any], Pseudonymiser], dict[str, Any]]
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from dongbo.settings import Settings
+from contract.settings import Settings
 from producers.importers.jsonl import event_to_json, read_events
 from producers.importers.mapping import Mapping
 from producers.importers.report import ImportReport
@@ -24,7 +24,7 @@ from producers.importers.tabular import ImportFileError, read_csv, read_xes, row
 from streams.model import DossierEvent, utcnow
 
 FORMATS = ("dossier-events", "csv", "xes")
-IMPORT_SYSTEM = "import"  # the raw topic src.import.dossier (dongbo.topics.SOURCE_SYSTEMS)
+IMPORT_SYSTEM = "import"  # the raw topic src.import.dossier (contract.sources.SOURCE_SYSTEMS)
 
 _SUFFIXES = {
     ".jsonl": "dossier-events",
@@ -126,7 +126,7 @@ def import_to_kafka(job: ImportJob, settings: Settings, *, direct: bool = False)
     """
     from confluent_kafka import KafkaException
 
-    from dongbo.topics import ensure_topics, topics_for
+    from contract.topics import ensure_topics, topics_for
     from producers.publisher import Publisher, PublishError
 
     # A topic auto-created by the producer would get the broker's default partition count, and

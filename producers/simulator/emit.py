@@ -20,7 +20,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from dongbo.settings import Settings
+from contract.settings import Settings
+from contract.sources import CAPTURED_AT, RAW_SCHEMAS
 from producers.adapters import build_record, encode_raw
 from producers.privacy import Pseudonymiser
 from producers.simulator import rng as rngs
@@ -44,7 +45,6 @@ from producers.simulator.views import SystemView, records
 from producers.simulator.vocab import SYSTEMS
 from producers.simulator.workload import plan_arrivals
 from streams.model import VN_TZ
-from streams.normalise.sources import CAPTURED_AT, RAW_SCHEMAS
 
 Progress = Callable[[str], None]
 _ORDER = {s: i for i, s in enumerate(SYSTEMS)}

@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from contract.settings import DomainSettings
 from streams.domain.calendar import BusinessCalendar
 from streams.domain.catalogue import Catalogue, ProcedureVersion
 from streams.domain.deadlines import PauseSpan, compute_due
 from streams.domain.policy import DeadlinePolicy
-from streams.domain.settings import DomainSettings
 from streams.domain.units import CalendarBook
 from streams.model import Channel
 
@@ -31,8 +31,10 @@ class Legal:
     @classmethod
     def from_settings(cls, settings: DomainSettings | None = None) -> Legal:
         """The rules the pipeline applies (``DONGBO_DOMAIN_*``), so the truth matches its judgement."""
+        from streams.configured import calendar_book, catalogue, deadline_policy
+
         s = settings or DomainSettings()
-        return cls(s.catalogue(), s.calendars(), s.policy())
+        return cls(catalogue(s), calendar_book(s), deadline_policy(s))
 
     def calendar(self, unit_code: str) -> BusinessCalendar:
         return self.calendars.for_unit(unit_code)

@@ -17,8 +17,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Protocol
 
-from dongbo.settings import Settings
-from dongbo.topics import Topics, topics_for
+from contract.settings import Settings
+from contract.topics import Topics, topics_for
 
 
 class Sink(Protocol):
@@ -50,7 +50,7 @@ class KafkaSink:
     """Each system's records on its own topic ``src.<system>.dossier``, keyed by dossier code."""
 
     def __init__(self, settings: Settings) -> None:
-        from dongbo.topics import ensure_topics
+        from contract.topics import ensure_topics
         from producers.publisher import Publisher  # confluent-kafka only when publishing
 
         # Topics auto-created by a producer would get the broker's partition count, not ours.

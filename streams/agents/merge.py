@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from dongbo.settings import Settings
 from schemas import codec
 from streams.clock import WallClock
-from streams.conflicts import Conflict, ConflictPolicy
+from streams.configured import worker_policy
+from streams.conflicts import Conflict
 from streams.deadletter import DeadLetter
 from streams.engine import MergeEngine, Output
-from streams.legal import LegalRules
-from streams.merge import DEFAULT_POLICY, MergePolicy
 from streams.model import DossierEvent, utcnow
 from streams.state import DossierState
 
@@ -56,20 +54,6 @@ def decode_event(key: bytes | None, value: bytes | None) -> DossierEvent | Rejec
         # key would split one dossier's state across workers.
         return Rejected("key_mismatch", f"key {key!r} is not the dossier id {event.dossier_id!r}")
     return event
-
-
-def worker_policy(settings: Settings) -> MergePolicy:
-    """The merge policy a worker runs with: tolerances from its settings, the legal rules loaded."""
-    ws = settings.worker
-    return replace(
-        DEFAULT_POLICY,
-        conflicts=ConflictPolicy(
-            default_tolerance=timedelta(seconds=ws.ministry_tolerance),
-            tolerances={frozenset({"onestop", "portal"}): timedelta(seconds=ws.sync_tolerance)},
-            presence_tolerance=timedelta(seconds=ws.presence_tolerance),
-        ),
-        rules=LegalRules.from_settings(),
-    )
 
 
 def install(dapp: DongboApp) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from dongbo.topics import SOURCE_SYSTEMS
+from contract.sources import SOURCE_SYSTEMS
 from schemas import codec
 from streams.deadletter import DeadLetter
 from streams.model import utcnow

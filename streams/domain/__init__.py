@@ -1,7 +1,8 @@
 """The pure domain rules: business calendar, procedure catalogue, deadline arithmetic.
 
 No I/O here besides reading the package's own data files (``data/``); settings from the
-environment are read only by ``streams.domain.settings``, at the edges.
+environment are read only by ``contract.settings`` and turned into these rules' arguments by
+``streams.configured``, at the edges.
 """
 
 from streams.domain.calendar import BusinessCalendar, CalendarError, DayInfo, DayKind

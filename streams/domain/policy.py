@@ -1,7 +1,7 @@
 """Every **(policy)** choice of DOMAIN.md, with its default, in one place.
 
 The law is unclear or varies by locality on these: they are settings (see
-``streams.domain.settings.DomainSettings`` for their environment variables), never constants.
+``contract.settings.DomainSettings`` for their environment variables), never constants.
 """
 
 from __future__ import annotations

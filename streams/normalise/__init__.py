@@ -4,10 +4,11 @@
 stable dead-letter code. Status and channel vocabularies are data in ``mappings/<system>.yaml``.
 """
 
+from contract.sources import RAW_SCHEMAS
 from streams.normalise.base import DEFAULT_MAX_SKEW, Normaliser
 from streams.normalise.errors import REASONS, NormaliseError
 from streams.normalise.registry import NORMALISERS, normalise
-from streams.normalise.sources import RAW_SCHEMAS, source_of_topic
+from streams.normalise.sources import source_of_topic
 
 __all__ = [
     "DEFAULT_MAX_SKEW",

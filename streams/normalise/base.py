@@ -10,12 +10,12 @@ from typing import Any, Protocol
 
 from fastavro.validation import ValidationError, validate
 
+from contract.sources import RAW_SCHEMAS
 from schemas import codec
 from streams.model import Channel, DossierEvent
 from streams.normalise import attrs
 from streams.normalise.errors import NormaliseError
 from streams.normalise.mapping import CodeMap
-from streams.normalise.sources import RAW_SCHEMAS
 
 # A source clock hours off, or a wrong time zone (±7 h), is a disagreement dongbo explains, not bad
 # input: its records must reach the merge. A time more than a day ahead of arrival is garbage.

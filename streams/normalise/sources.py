@@ -1,4 +1,4 @@
-"""Which raw schema each source system writes, and which source a topic belongs to."""
+"""Which source a raw topic belongs to, and when a raw record was captured (its header)."""
 
 from __future__ import annotations
 
@@ -6,24 +6,8 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from dongbo.topics import SOURCE_SYSTEMS
+from contract.sources import CAPTURED_AT, SOURCE_SYSTEMS
 from streams.normalise.errors import NormaliseError
-
-# The record every source's adapter writes on ``src.<system>.dossier``. ``import`` carries
-# canonical events: the file importers map an export's columns before publishing.
-RAW_SCHEMAS: dict[str, str] = {
-    "portal": "vn.dongbo.src.portal.HoSoEvent",
-    "onestop": "vn.dongbo.src.onestop.WorkflowStepEvent",
-    "civil": "vn.dongbo.src.civil.HoTichEvent",
-    "land": "vn.dongbo.src.land.DatDaiEvent",
-    "business": "vn.dongbo.src.business.DangKyDoanhNghiepEvent",
-    "import": "vn.dongbo.DossierEvent",
-}
-
-# Header the adapters set on every raw record: when they captured it from the source system (ISO
-# 8601 with offset). It is the event's ingestion time (a replay keeps the original capture times);
-# without it, the moment the worker reads the record.
-CAPTURED_AT = "captured_at"
 
 
 def captured_at(headers: object, fallback: datetime) -> datetime:

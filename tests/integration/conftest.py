@@ -16,9 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from dongbo import stack
-from dongbo.processes import start_worker, tail, wait_ready
-from dongbo.settings import (
+from contract.settings import (
     PROJECT_ROOT,
     KafkaSettings,
     RedisSettings,
@@ -26,7 +24,9 @@ from dongbo.settings import (
     StackSettings,
     WorkerSettings,
 )
-from dongbo.topics import ensure_topics
+from contract.topics import ensure_topics
+from dongbo import stack
+from dongbo.processes import start_worker, tail, wait_ready
 
 TEST_KAFKA = os.environ.get("DONGBO_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
 TEST_REDIS = os.environ.get("DONGBO_TEST_REDIS_URL", "redis://127.0.0.1:16379/0")

@@ -9,7 +9,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError
 
-from dongbo.settings import Settings
+from contract.settings import Settings
 
 
 def read_topic(

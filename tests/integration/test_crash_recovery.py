@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 import pytest
 from redis import Redis
 
-from dongbo.topics import topics_for
+from contract.topics import topics_for
 from producers.publisher import Publisher
 from schemas import codec
 from sinks.redis_sink import keys_for
-from streams.agents.merge import worker_policy
+from streams.configured import worker_policy
 from streams.merge import apply_event
 from streams.model import VN_TZ, Channel, DossierEvent, Status, utcnow
 from streams.state import DossierState

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from contract.topics import topics_for
 from dongbo.dlq import read_dead_letters, replay
-from dongbo.topics import topics_for
 from producers.adapters import build_record, encode_raw
 from producers.privacy import Pseudonymiser
 from producers.publisher import Publisher

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from dongbo.settings import Settings
-from dongbo.topics import topics_for
+from contract.settings import Settings
+from contract.topics import topics_for
 from producers.publisher import Publisher
 from schemas import codec
 from streams.model import VN_TZ, Channel, DossierEvent, Status

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
+from contract.sources import SOURCE_SYSTEMS
+from contract.topics import topics_for
 from dongbo.lag import wait_caught_up
-from dongbo.topics import SOURCE_SYSTEMS, topics_for
 from producers.importers.mapping import load_mapping
 from producers.importers.pipeline import ImportJob, import_to_kafka
 from sinks.redis_sink import keys_for

@@ -90,6 +90,6 @@ def test_two_sources_out_of_order_with_duplicate_merge_into_one_state(settings, 
 
 
 def settings_topic(settings) -> str:
-    from dongbo.topics import topics_for
+    from contract.topics import topics_for
 
     return topics_for(settings).state

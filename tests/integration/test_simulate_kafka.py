@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 
-from dongbo.settings import Settings
-from dongbo.topics import topics_for
+from contract.settings import Settings
+from contract.sources import CAPTURED_AT, RAW_SCHEMAS
+from contract.topics import topics_for
 from producers.simulator import SimulationConfig, fault_preset, run_simulation
 from producers.simulator.vocab import SYSTEMS
 from streams.model import utcnow
 from streams.normalise import normalise
-from streams.normalise.sources import CAPTURED_AT, RAW_SCHEMAS, captured_at
+from streams.normalise.sources import captured_at
 from tests.integration.kafka_util import read_topic
 
 pytestmark = pytest.mark.integration

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from dongbo.settings import Settings
-from dongbo.topics import topics_for
+from contract.settings import Settings
+from contract.topics import topics_for
 from dongbo.watermark import close_replay
 from producers.publisher import Publisher
 from schemas import codec

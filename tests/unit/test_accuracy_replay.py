@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from contract.settings import Settings
 from dongbo.accuracy import read_truth, render, score, truth_end
 from dongbo.replay import replay
-from dongbo.settings import Settings
 from producers.simulator import SimulationConfig, fault_preset, run_simulation
-from streams.agents.merge import worker_policy
+from streams.configured import worker_policy
 
 SETTINGS = Settings()
 

@@ -41,7 +41,7 @@ def no_kafka(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("a dry run talked to Kafka")
 
     monkeypatch.setattr("producers.publisher.Publisher", refuse)
-    monkeypatch.setattr("dongbo.topics.ensure_topics", refuse)
+    monkeypatch.setattr("contract.topics.ensure_topics", refuse)
 
 
 @needs_wabo
@@ -162,7 +162,7 @@ def test_publishing_goes_to_the_import_topic_or_directly_to_dossier_events(
         created.append(True)
         return []
 
-    monkeypatch.setattr("dongbo.topics.ensure_topics", ensure_topics)
+    monkeypatch.setattr("contract.topics.ensure_topics", ensure_topics)
     path = tmp_path / "events.jsonl"
     lines = [
         {

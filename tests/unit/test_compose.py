@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from dongbo.settings import KafkaSettings
+from contract.settings import KafkaSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 

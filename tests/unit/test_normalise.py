@@ -680,7 +680,7 @@ def test_pseudonymiser_refuses_an_empty_key_and_hides_its_key() -> None:
 def test_pseudonymiser_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     from pydantic import SecretStr
 
-    from dongbo.settings import PrivacySettings, get_settings
+    from contract.settings import PrivacySettings, get_settings
 
     given_key = PrivacySettings(hmac_key=SecretStr("given"))
     assert Pseudonymiser.from_settings(given_key).ref(CCCD) == Pseudonymiser("given").ref(CCCD)

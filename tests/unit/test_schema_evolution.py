@@ -59,7 +59,7 @@ def test_source_schema_fields_are_documented(path: Path) -> None:
 
 
 def test_every_source_system_has_a_schema() -> None:
-    from streams.normalise import RAW_SCHEMAS
+    from contract.sources import RAW_SCHEMAS
 
     for system, name in RAW_SCHEMAS.items():
         assert (AVRO_DIR / f"{name}.avsc").exists(), system

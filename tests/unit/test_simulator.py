@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from contract.settings import Settings
 from dongbo.cli import app
-from dongbo.settings import Settings
 from producers.simulator import FAULT_KINDS, SimulationConfig, fault_preset, run_simulation
 from producers.simulator.city import load_city
 from producers.simulator.config import NO_FAULTS, setting_names, with_settings
@@ -143,7 +143,7 @@ def test_every_record_normalises_to_its_dossier(faulty: tuple[list[dict[str, Any
 
 
 def _schema(system: str) -> str:
-    from streams.normalise.sources import RAW_SCHEMAS
+    from contract.sources import RAW_SCHEMAS
 
     return RAW_SCHEMAS[system]
 

@@ -10,10 +10,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from dongbo.settings import Settings
-
-# Source systems that have a raw topic ``src.<system>.dossier``. The adapters own their vocabulary.
-SOURCE_SYSTEMS = ("portal", "onestop", "civil", "land", "business", "import")
+from contract.settings import Settings
+from contract.sources import SOURCE_SYSTEMS
 
 
 @dataclass(frozen=True)

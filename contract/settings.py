@@ -1,13 +1,14 @@
 """Typed settings, one class per external system, read from ``DONGBO_*`` environment variables.
 
 Everything that differs between a laptop, CI and production is a setting here, never a constant
-buried in code. Policy choices of the domain (cut-off hour, tolerances, ...) live in
-``streams.domain`` settings, not here.
+buried in code, including every *(policy)* choice of the domain rules (``DomainSettings``). This
+is the only module that reads the environment; the rules are handed policy objects built from it
+(``streams.configured``).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -87,6 +88,39 @@ class PrivacySettings(BaseSettings):
     )
 
 
+class DomainSettings(BaseSettings):
+    """Every *(policy)* choice of the domain rules, from ``DONGBO_DOMAIN_*``. The rules never read
+    these: ``streams.configured`` turns them into the policy objects the rules are given."""
+
+    model_config = SettingsConfigDict(env_prefix="DONGBO_DOMAIN_", extra="ignore")
+
+    catalogue_path: Path | None = Field(
+        None, description="the procedure catalogue in use; empty = the packaged one (`dongbo catalogue load`)"
+    )
+    overrides_path: Path | None = Field(None, description="yearly swap table; empty = the packaged one")
+    office_hours_path: Path | None = Field(None, description="per-unit office hours; empty = packaged")
+    same_day_cutoff: time = Field(time(15, 0), description="same-day rule cut-off (HH:MM)")
+    # Values of streams.domain.policy.ReceiptRule / ExtensionJudgement (checked when the rules are
+    # built, so the names have one home).
+    online_receipt: str = Field(
+        "next_working_day", description="clock start, online: as_received | next_opening | next_working_day"
+    )
+    counter_outside_hours: str = Field(
+        "next_opening", description="clock start, counter receipt outside office hours (same values)"
+    )
+    working_day_hours: float = Field(8.0, gt=0, description="working time of one working day (hours)")
+    receipt_allowance_hours: float = Field(8.0, ge=0, description="online receipt later than this is late")
+    culture_day_off: bool = Field(False, description="24 Nov (Ngày Văn hóa Việt Nam) is a day off")
+    early_margin_hours: float = Field(8.0, ge=0, description="ended this much before due = early")
+    near_deadline_hours: float = Field(8.0, ge=0, description="near-deadline alert threshold")
+    extension_judged_against: str = Field(
+        "original", description="an extended dossier is judged against this date: original | extended"
+    )
+    calendar_units_end_at_close: bool = Field(
+        False, description="DAYS/MONTHS limits end at the close of office of the last day"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
@@ -95,6 +129,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    domain: DomainSettings = Field(default_factory=DomainSettings)
 
 
 @lru_cache(maxsize=1)
