@@ -1,12 +1,23 @@
 """The one codec every component reads and writes records through.
 
 Records are framed with Avro's *single-object encoding* (spec 1.9+): the two marker bytes
-``C3 01``, the 8-byte little-endian CRC-64-AVRO fingerprint of the writer schema, then the
-schemaless Avro body. The reader finds the writer schema by its fingerprint among every schema
+``C3 01``, the 8-byte CRC-64-AVRO fingerprint of the writer schema's Parsing Canonical Form, then
+the schemaless Avro body. The reader finds the writer schema by its fingerprint among every schema
 this codebase knows (current ones in ``schemas/avro/`` and retired versions in
 ``schemas/avro/versions/``) and resolves it to the reader's current schema, so a record written
 by an older or newer producer is still read. No schema registry is needed; each message names its
 own schema exactly.
+
+Fingerprint byte order. dongbo *writes* the fingerprint little-endian (lowest byte of the 64-bit
+value first), as the spec says and as Apache Avro's Java ``BinaryMessageEncoder`` frames it
+(DossierEvent: ``C3 01 3E B1 E3 B2 4C F0 26 68``), so any spec-following library can read
+dongbo's topics. fastavro's hex fingerprint is already in that order. Earlier versions of this
+module reversed those bytes (taking fastavro's hex for big-endian), so records already on the
+topics, compacted state included, carry the fingerprint byte-reversed. The reader therefore
+*accepts both orders*: each known schema is listed under both, so those records stay readable.
+
+A record must end where its body ends: bytes after the body are rejected (``trailing_bytes``),
+not silently ignored. See ``docs/schemas.md`` for reading dongbo's topics outside dongbo.
 """
 
 from __future__ import annotations
@@ -40,13 +51,18 @@ class DecodeError(ValueError):
 class Schema:
     name: str  # full name, e.g. vn.dongbo.DossierEvent
     parsed: Any
-    fingerprint: bytes
+    fingerprint: bytes  # CRC-64-AVRO, the 8 bytes as framed (little-endian, as the spec says)
 
 
 def _fingerprint(parsed: Any) -> bytes:
-    hexdigest = fingerprint(to_parsing_canonical_form(parsed), "CRC-64-AVRO")
-    # fastavro renders the 64-bit value big-endian in hex; the spec frames it little-endian.
-    return bytes.fromhex(hexdigest)[::-1]
+    # fastavro's hex digest is already the spec's little-endian byte order (the lowest byte of the
+    # 64-bit value first), the order Apache Avro's own encoders frame records with: keep it as is.
+    return bytes.fromhex(fingerprint(to_parsing_canonical_form(parsed), "CRC-64-AVRO"))
+
+
+def _describe(fp: bytes) -> str:
+    """A framed fingerprint as the spec defines it: the 64-bit CRC-64-AVRO value (and the bytes)."""
+    return f"{struct.unpack('<Q', fp)[0]:#018x} (framed as {fp.hex(' ')})"
 
 
 def _load(path: Path) -> Schema:
@@ -69,8 +85,12 @@ def current(name: str) -> Schema:
 
 @cache
 def _known() -> dict[bytes, Schema]:
-    """Every schema version this codebase can read, by fingerprint."""
-    known: dict[bytes, Schema] = {}
+    """Every schema version this codebase can read, by framed fingerprint, in both byte orders.
+
+    The spec's order is what dongbo writes; the byte-reversed one is what it wrote before (see the
+    module docstring), still on the topics. Both keys lead to the same schema.
+    """
+    schemas: list[Schema] = []
     for path in sorted(AVRO_DIR.glob("*.avsc")) + sorted((AVRO_DIR / "versions").glob("*/*.avsc")):
         try:
             # A retired version lives in versions/<n>/ with the named types it used beside it.
@@ -78,7 +98,17 @@ def _known() -> dict[bytes, Schema]:
         except Exception as exc:
             raise RuntimeError(f"schema file {path} does not parse: {exc}") from exc
         if schema.parsed.get("type") == "record":
-            known[schema.fingerprint] = schema
+            schemas.append(schema)
+    known = {schema.fingerprint: schema for schema in schemas}
+    for schema in schemas:
+        legacy = schema.fingerprint[::-1]
+        taken = known.setdefault(legacy, schema)
+        if taken.fingerprint != schema.fingerprint:
+            # Never seen (2^-64), but it would make a record's schema ambiguous: refuse to guess.
+            raise RuntimeError(
+                f"the legacy (byte-reversed) fingerprint of {schema.name} is the fingerprint of "
+                f"{taken.name}: the two cannot both be read"
+            )
     return known
 
 
@@ -96,9 +126,25 @@ def writer_schema_of(data: bytes) -> Schema:
         raise DecodeError("undecodable", "not an Avro single-object record (missing C3 01 marker)")
     schema = _known().get(data[2:HEADER_LEN])
     if schema is None:
-        fp = struct.unpack("<Q", data[2:HEADER_LEN])[0]
-        raise DecodeError("unknown_schema", f"writer schema fingerprint {fp:016x} is not known here")
+        raise DecodeError(
+            "unknown_schema",
+            f"writer schema CRC-64-AVRO fingerprint {_describe(data[2:HEADER_LEN])} is not known here",
+        )
     return schema
+
+
+def _read(data: bytes, writer: Schema, reader: Schema | None) -> dict[str, Any]:
+    """The body after the header, which must be exactly one record of the writer schema."""
+    body = io.BytesIO(data)
+    body.seek(HEADER_LEN)
+    try:
+        rec = fastavro.schemaless_reader(body, writer.parsed, None if reader is None else reader.parsed)
+    except Exception as exc:
+        raise DecodeError("undecodable", f"{type(exc).__name__}: {exc}") from exc
+    extra = len(data) - body.tell()
+    if extra:
+        raise DecodeError("trailing_bytes", f"{extra} bytes after the end of the {writer.name} record")
+    return rec  # type: ignore[return-value]
 
 
 def decode(name: str, data: bytes) -> dict[str, Any]:
@@ -107,21 +153,23 @@ def decode(name: str, data: bytes) -> dict[str, Any]:
     reader = current(name)
     if writer.name != reader.name and writer.name.rsplit(".", 1)[-1] != reader.name.rsplit(".", 1)[-1]:
         raise DecodeError("unexpected_record", f"expected {name}, got {writer.name}")
-    try:
-        return fastavro.schemaless_reader(io.BytesIO(data[HEADER_LEN:]), writer.parsed, reader.parsed)  # type: ignore[return-value]
-    except Exception as exc:
-        raise DecodeError("undecodable", f"{type(exc).__name__}: {exc}") from exc
+    return _read(data, writer, reader)
 
 
 def decode_any(data: bytes) -> tuple[str, dict[str, Any]]:
     """Decode with the writer's own schema; returns (full schema name, record)."""
     writer = writer_schema_of(data)
-    try:
-        rec = fastavro.schemaless_reader(io.BytesIO(data[HEADER_LEN:]), writer.parsed, None)
-    except Exception as exc:
-        raise DecodeError("undecodable", f"{type(exc).__name__}: {exc}") from exc
-    return writer.name, rec  # type: ignore[return-value]
+    return writer.name, _read(data, writer, None)
 
 
 def schema_json(name: str) -> str:
-    return json.dumps(current(name).parsed, indent=2)
+    """The current schema of ``name`` as one self-contained JSON document, for readers outside dongbo.
+
+    The named types it uses (``vn.dongbo.Status``, ...) live in files of their own; here they are
+    inlined, so any Avro library parses the document alone, and its CRC-64-AVRO fingerprint is the
+    one dongbo frames ``name`` records with.
+    """
+    path = AVRO_DIR / f"{name}.avsc"
+    if not path.exists():
+        raise KeyError(f"no schema {name!r} in {AVRO_DIR}")
+    return json.dumps(load_schema(str(path), _write_hint=False), indent=2, ensure_ascii=False)
