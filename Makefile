@@ -30,10 +30,11 @@ unit: venv  ## only the tests that need no service
 integration: venv  ## only the tests against the real Kafka / Redis
 	$(BIN)/pytest -q --timeout=600 tests/integration
 
-lint: venv  ## ruff (lint + format) and mypy
+lint: venv  ## ruff (lint + format), mypy, and the import layers (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy dongbo schemas streams producers sinks monitoring
+	$(BIN)/mypy contract dongbo schemas streams producers sinks monitoring
+	$(BIN)/lint-imports
 
 stop:  ## stop everything the project started (demo worker, demo stack, test stack)
 	-@test -x $(BIN)/dongbo && $(BIN)/dongbo stack down

@@ -76,9 +76,11 @@ def worker(
     loglevel: str = typer.Option("info", "--loglevel", "-l", help="debug, info, warning, error"),
 ) -> None:
     """Run the Faust stream worker: normalise, merge, publish the unified state, feed Redis."""
+    from sinks.redis_sink import AsyncRedisStateSink
     from streams.app import run_worker
 
-    run_worker(get_settings(), loglevel)
+    settings = get_settings()
+    run_worker(settings, [AsyncRedisStateSink.from_settings(settings)], loglevel)
 
 
 @app.command("dossier")

@@ -17,10 +17,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from contract.partitioning import partition_of
 from contract.sources import SOURCE_SYSTEMS
 from producers.simulator.sinks import OutRecord, read_records
 from sinks.redis_sink import state_json
-from streams.engine import MergeEngine, partition_of
+from streams.engine import MergeEngine
 from streams.merge import MergePolicy
 from streams.normalise.errors import NormaliseError
 from streams.normalise.registry import normalise
@@ -56,7 +57,7 @@ def replay(
             f"no record files in {directory}: write them with `dongbo simulate --out {directory}`"
         )
     table: dict[bytes, bytes] = {}
-    engine = MergeEngine(policy, table, partitions, stream_clock=True)
+    engine = MergeEngine(policy, table, lambda key: partition_of(key, partitions), stream_clock=True)
     result = ReplayResult(states={})
     for n, rec in enumerate(records_in_send_order(directory), 1):
         result.records += 1

@@ -9,23 +9,16 @@ figure always equals a recount, and each figure's members are kept as a set (the
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
 from contract.settings import Settings
-from schemas import codec
 from streams.model import VN_TZ
-
-if TYPE_CHECKING:
-    from streams.app import DongboApp
-
-log = logging.getLogger(__name__)
 
 # KEYS: dossier hash, stats hash. ARGV: version, json, dims (newline-joined), members prefix, id.
 UPSERT = """
@@ -138,9 +131,20 @@ class RedisStateSink:
 
 
 class AsyncRedisStateSink:
+    """The worker's Redis sink: a plain object handed to the stream app (``streams.agents.sinks``)."""
+
+    name = "redis"
+
     def __init__(self, client: AsyncRedis, keys: RedisKeys) -> None:
         self.client, self.keys = client, keys
         self._script = client.register_script(UPSERT)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AsyncRedisStateSink:
+        return cls(AsyncRedis.from_url(settings.redis.url), keys_for(settings))
+
+    async def setup(self) -> None:
+        await self.client.ping()  # fail at start, with the URL in the error, not on the first batch
 
     async def write(self, states: Sequence[dict[str, Any]]) -> int:
         """Write a batch in one transactional pipeline; returns how many were newer than Redis had."""
@@ -151,26 +155,3 @@ class AsyncRedisStateSink:
             k, a = _args(self.keys, state)
             await self._script(keys=k, args=a, client=pipe)
         return sum(int(r) for r in await pipe.execute())
-
-
-def install(dapp: DongboApp) -> None:
-    settings, metrics = dapp.settings, dapp.metrics
-    client = AsyncRedis.from_url(settings.redis.url)
-    sink = AsyncRedisStateSink(client, keys_for(settings))
-
-    @dapp.app.agent(dapp.topic(dapp.names.state), name="redis-sink")
-    async def redis_sink(stream):
-        # Batches: one pipeline per up to 500 states or 200 ms, whichever comes first.
-        async for batch in stream.take(500, within=0.2):
-            states = []
-            for value in batch:
-                try:
-                    states.append(codec.decode("vn.dongbo.DossierState", value))
-                except codec.DecodeError as exc:
-                    # Only dongbo writes this topic; a bad record is a bug, but it must not stop
-                    # the sink: count it and go on (the merge re-publishes on the next change).
-                    log.error("undecodable state record skipped by the Redis sink: %s", exc)
-                    metrics.dead_letters.labels("sink", exc.reason).inc()
-            written = await sink.write(states)
-            metrics.sink_writes.labels("redis", "written").inc(written)
-            metrics.sink_writes.labels("redis", "stale").inc(len(states) - written)

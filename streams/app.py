@@ -9,43 +9,26 @@ agent (Faust's own deserialiser would restart the agent in a loop).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 import faust
 from prometheus_client import CollectorRegistry
 
 from contract.settings import Settings
-from contract.topics import Topics, topics_for
+from contract.topics import ensure_topics, topics_for
 from monitoring.metrics import DongboMetrics
+from streams.agents.context import DongboApp
+from streams.agents.merge import install as install_merge
+from streams.agents.normalise import install as install_normalise
+from streams.agents.sinks import StateSink, install_state_sink
 
 log = logging.getLogger(__name__)
 
-RAW: dict[str, Any] = {
-    "key_type": bytes,
-    "value_type": bytes,
-    "key_serializer": "raw",
-    "value_serializer": "raw",
-}
 
-
-@dataclass
-class DongboApp:
-    settings: Settings
-    app: faust.App
-    names: Topics
-    registry: CollectorRegistry
-    metrics: DongboMetrics
-    topics: dict[str, faust.TopicT] = field(default_factory=dict)
-    tables: dict[str, Any] = field(default_factory=dict)
-
-    def topic(self, name: str) -> faust.TopicT:
-        if name not in self.topics:
-            self.topics[name] = self.app.topic(name, partitions=self.settings.kafka.partitions, **RAW)
-        return self.topics[name]
-
-
-def build_app(settings: Settings) -> DongboApp:
+def build_app(settings: Settings, sinks: Sequence[StateSink] = ()) -> DongboApp:
+    """The worker's Faust app: normalise, merge, and one agent per sink handed in (the sinks are
+    plain objects; the caller chooses them, nothing here imports a sink)."""
     ws = settings.worker
     web: dict[str, Any] = (
         {"web_enabled": True, "web_port": ws.web_port, "web_bind": "127.0.0.1", "web_host": "127.0.0.1"}
@@ -91,21 +74,16 @@ def build_app(settings: Settings) -> DongboApp:
 
         setup_prometheus_sensors(app, pattern="/metrics", registry=registry, name_prefix="faust")
 
-    from sinks.redis_sink import install as install_redis_sink
-    from streams.agents.merge import install as install_merge
-    from streams.agents.normalise import install as install_normalise
-
     install_normalise(dapp)
     install_merge(dapp)
-    install_redis_sink(dapp)
+    for sink in sinks:
+        install_state_sink(dapp, sink)
     return dapp
 
 
-def run_worker(settings: Settings, loglevel: str = "info") -> None:
+def run_worker(settings: Settings, sinks: Sequence[StateSink] = (), loglevel: str = "info") -> None:
     """Run a worker in this process until it is stopped (SIGTERM / Ctrl-C)."""
-    from contract.topics import ensure_topics
-
     ensure_topics(settings)
-    dapp = build_app(settings)
+    dapp = build_app(settings, sinks)
     worker = faust.Worker(dapp.app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()

@@ -11,10 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import combinations
-from typing import Any
 
 from streams.model import Status
-from streams.state import SourceView
+from streams.state import Conflict, SourceView
 
 MINISTRIES = frozenset({"civil", "land", "business"})
 EXITS = frozenset({Status.REJECTED, Status.WITHDRAWN, Status.STOPPED, Status.CANCELLED})
@@ -52,28 +51,6 @@ class ConflictPolicy:
 
     def tolerance(self, a: str, b: str) -> timedelta:
         return self.tolerances.get(frozenset({a, b}), self.default_tolerance)
-
-
-@dataclass(frozen=True)
-class Conflict:
-    kind: str  # status_mismatch | terminal_contradiction | due_date_mismatch | missing_in_system
-    systems: tuple[str, ...]
-    detail: str
-    values: dict[str, str]
-    since: datetime  # event time the disagreement began
-
-    @property
-    def key(self) -> str:
-        return f"{self.kind}:{'+'.join(self.systems)}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "systems": list(self.systems),
-            "detail": self.detail,
-            "values": dict(self.values),
-            "since": self.since.isoformat(),
-        }
 
 
 def detect(

@@ -18,8 +18,7 @@ from streams.domain.catalogue import ProcedureVersion
 from streams.domain.deadlines import compute_due
 from streams.domain.explain import fmt_dt, fmt_working
 from streams.model import Channel
-from streams.pauses import Pause
-from streams.state import SourceView
+from streams.state import Discrepancy, Pause, SourceView
 
 # Dates are compared to the second (every source writes seconds): a source that missed a pause of
 # 36 seconds shows a date 36 seconds early, and that can decide an on-time judgement.
@@ -31,26 +30,6 @@ Hypothesis = tuple[CalendarOption, PauseOption]
 Computed = tuple[CalendarOption, PauseOption, datetime | None]  # a hypothesis and the date it gives
 MAX_SPECIAL_DAYS = 12  # hypotheses per dossier stay bounded
 SUBSETS_UP_TO = 7  # every set of up to this many holiday periods is a hypothesis (2^7 calendars)
-
-
-@dataclass(frozen=True)
-class Discrepancy:
-    source: str
-    field: str  # due_at | overdue
-    reason: str  # calendar_holiday, calendar_makeup_day, missed_pause, appointment_changed, ...
-    detail: str  # for a person: what the source did, checkable
-    source_value: str
-    legal_value: str
-
-    def to_json(self) -> dict[str, str]:
-        return {
-            "source": self.source,
-            "field": self.field,
-            "reason": self.reason,
-            "detail": self.detail,
-            "source_value": self.source_value,
-            "legal_value": self.legal_value,
-        }
 
 
 @dataclass(frozen=True)

@@ -8,23 +8,15 @@ tests, benchmarks), so what is measured offline is what the worker does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from aiokafka.partitioner import murmur2
-
-from streams.conflicts import Conflict
 from streams.merge import MergePolicy, MergeResult, apply_event, conflict_changes, evaluate, new_alerts
 from streams.model import DossierEvent
-from streams.state import DossierState
+from streams.state import Conflict, DossierState
 from streams.statecache import StateCache
 from streams.timers import TimerIndex, state_next_moment
-
-
-def partition_of(key: bytes, partitions: int) -> int:
-    """The partition the producers' murmur2 partitioner (Java's, aiokafka's) gives a key."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 @dataclass(frozen=True)
@@ -42,7 +34,8 @@ class Output:
 
 
 class MergeEngine:
-    """One worker's merge state. ``table`` is the Faust table in the worker, a dict offline.
+    """One worker's merge state. ``table`` is the Faust table in the worker, a dict offline;
+    ``partition_of(key)`` the partition a dossier's key lands on (the Kafka partitioner, handed in).
 
     Clock: with ``stream_clock`` the time of a partition is its watermark, the latest event time
     seen on it, and the moments it passes are handled before the event that moved it; otherwise
@@ -53,15 +46,20 @@ class MergeEngine:
         self,
         policy: MergePolicy,
         table: MutableMapping[bytes, bytes],
-        partitions: int,
+        partition_of: Callable[[bytes], int],
         *,
         stream_clock: bool,
         cache_size: int = 50_000,
     ) -> None:
-        self.policy, self.table, self.partitions, self.stream_clock = policy, table, partitions, stream_clock
+        self.policy, self.table, self.partition_of, self.stream_clock = (
+            policy,
+            table,
+            partition_of,
+            stream_clock,
+        )
         self.timers: dict[int, TimerIndex] = {}
         self.watermarks: dict[int, datetime] = {}
-        self.cache = StateCache(maxsize=cache_size, policy=policy)
+        self.cache = StateCache(maxsize=cache_size)
 
     def state(self, key: bytes) -> DossierState | None:
         return self.cache.load(key, self.table.get(key))
@@ -119,10 +117,10 @@ class MergeEngine:
         """After a rebalance: the index from the states this worker now owns."""
         self.timers.clear()
         for key, raw in items:
-            self._schedule(key, DossierState.loads(raw, self.policy))
+            self._schedule(key, DossierState.loads(raw))
 
     def _schedule(self, key: bytes, state: DossierState) -> None:
-        index = self.timers.setdefault(partition_of(key, self.partitions), TimerIndex())
+        index = self.timers.setdefault(self.partition_of(key), TimerIndex())
         index.schedule(key, state_next_moment(state, self.policy))
 
     def _record(self, key: bytes, old: DossierState | None, result: MergeResult, republish: bool) -> Output:

@@ -17,7 +17,7 @@ from streams.domain.deadlines import compute_due, judge_outcome, pausing_statuse
 from streams.domain.policy import DEFAULT_POLICY, DeadlinePolicy, ExtensionJudgement
 from streams.domain.units import CalendarBook, default_book
 from streams.model import Channel, Outcome, Status
-from streams.pauses import Pause
+from streams.state import Pause
 
 NEAR = "near_deadline"
 OVERDUE = "overdue"

@@ -14,9 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from streams.clockskew import clock_offsets
-from streams.conflicts import Conflict, ConflictPolicy, detect
+from streams.conflicts import ConflictPolicy, detect
 from streams.discrepancies import (
-    Discrepancy,
     DueContext,
     due_discrepancies,
     legal_overdue_at,
@@ -34,8 +33,8 @@ from streams.normalise.attrs import (
     SUPPLEMENT_RECEIVED_AT,
     SUPPLEMENT_REQUESTED_AT,
 )
-from streams.pauses import DEFAULT_PAUSING, Pause, derive_pauses
-from streams.state import DossierState, HistoryEntry, SourceView
+from streams.pauses import DEFAULT_PAUSING, derive_pauses
+from streams.state import Conflict, Discrepancy, DossierState, HistoryEntry, Pause, SourceView
 
 # Which system is trusted first for a dossier's attributes and, within a stage, its status.
 # The city one-stop system is where dossiers are received and processed; the national portal

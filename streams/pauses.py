@@ -11,11 +11,9 @@ ends at the first end any system shows for it (a lost "supplement received" does
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 
 from streams.model import Status
-from streams.state import HistoryEntry
+from streams.state import HistoryEntry, Pause
 
 DEFAULT_PAUSING = frozenset({Status.SUPPLEMENT_REQUESTED})
 REASONS = {
@@ -23,22 +21,6 @@ REASONS = {
     Status.FINANCIAL_OBLIGATION: "financial_obligation",
     Status.SUSPENDED: "suspended",
 }
-
-
-@dataclass(frozen=True)
-class Pause:
-    start: datetime
-    end: datetime | None  # None: the clock is stopped now
-    reason: str
-    source: str
-
-    def to_json(self) -> dict[str, str | None]:
-        return {
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat() if self.end else None,
-            "reason": self.reason,
-            "source": self.source,
-        }
 
 
 def pauses_of_source(entries: Sequence[HistoryEntry], pausing: frozenset[Status]) -> list[Pause]:

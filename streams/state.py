@@ -1,8 +1,11 @@
-"""Per-dossier state: every source's view side by side, the unified status, and the history.
+"""Per-dossier state as plain data: every source's view side by side, the unified status, the
+legal view, open conflicts, discrepancies, and the event history it was derived from.
 
-The state is a pure function of the set of events applied (see ``streams.merge``): the history is
-kept in event-time order, so late, reordered or repeated events end in the same state as a
-well-behaved feed. Only ``version`` depends on arrival order (it counts visible changes).
+Deriving a state is the merge's job (``streams.merge``); this module only holds, writes and reads
+it back. ``loads(dumps(s)) == s``: restoring a state from the table runs no rule. The state is a
+pure function of the set of events applied, evaluated at a moment: the history is kept in
+event-time order, so late, reordered or repeated events end in the same state as a well-behaved
+feed. Only ``version`` depends on arrival order (it counts visible changes).
 """
 
 from __future__ import annotations
@@ -10,15 +13,87 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from streams.model import Channel, Outcome, Status, from_iso, to_iso
 
-if TYPE_CHECKING:
-    from streams.conflicts import Conflict
-    from streams.discrepancies import Discrepancy
-    from streams.merge import MergePolicy
-    from streams.pauses import Pause
+
+def _at(text: str) -> datetime:
+    """A time that must be there (``from_iso`` of a required field)."""
+    when = from_iso(text)
+    if when is None:
+        raise ValueError("a required time is missing")
+    return when
+
+
+@dataclass(frozen=True)
+class Pause:
+    start: datetime
+    end: datetime | None  # None: the clock is stopped now
+    reason: str
+    source: str
+
+    def to_json(self) -> dict[str, str | None]:
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat() if self.end else None,
+            "reason": self.reason,
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Pause:
+        return cls(_at(d["start"]), from_iso(d.get("end")), d["reason"], d["source"])
+
+
+@dataclass(frozen=True)
+class Conflict:
+    kind: str  # status_mismatch | terminal_contradiction | due_date_mismatch | missing_in_system
+    systems: tuple[str, ...]
+    detail: str
+    values: dict[str, str]
+    since: datetime  # event time the disagreement began
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{'+'.join(self.systems)}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "systems": list(self.systems),
+            "detail": self.detail,
+            "values": dict(self.values),
+            "since": self.since.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Conflict:
+        return cls(d["kind"], tuple(d["systems"]), d["detail"], dict(d["values"]), _at(d["since"]))
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    source: str
+    field: str  # due_at | overdue
+    reason: str  # calendar_holiday, calendar_makeup_day, missed_pause, appointment_changed, ...
+    detail: str  # for a person: what the source did, checkable
+    source_value: str
+    legal_value: str
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "source": self.source,
+            "field": self.field,
+            "reason": self.reason,
+            "detail": self.detail,
+            "source_value": self.source_value,
+            "legal_value": self.legal_value,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, str]) -> Discrepancy:
+        return cls(**d)
 
 
 @dataclass(frozen=True)
@@ -88,8 +163,8 @@ class HistoryEntry:
             event_id=d["event_id"],
             source=d["source"],
             status=Status(d["status"]),
-            occurred_at=from_iso(d["occurred_at"]),  # type: ignore[arg-type]
-            ingested_at=from_iso(d["ingested_at"]),  # type: ignore[arg-type]
+            occurred_at=_at(d["occurred_at"]),
+            ingested_at=_at(d["ingested_at"]),
             seq=d.get("seq"),
             source_status=d.get("source_status"),
             due_at=from_iso(d.get("due_at")),
@@ -140,6 +215,21 @@ class SourceView:
         for k in ("last_occurred_at", "last_seen_at", "due_at"):
             rec[k] = to_iso(rec[k])
         return rec
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> SourceView:
+        return cls(
+            source=d["source"],
+            status=Status(d["status"]),
+            source_status=d.get("source_status"),
+            last_occurred_at=_at(d["last_occurred_at"]),
+            last_seen_at=_at(d["last_seen_at"]),
+            last_seq=d.get("last_seq"),
+            due_at=from_iso(d.get("due_at")),
+            overdue=d.get("overdue"),
+            events=d["events"],
+            unit_code=d.get("unit_code"),
+        )
 
 
 @dataclass(frozen=True)
@@ -233,17 +323,31 @@ class DossierState:
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
     @classmethod
-    def loads(cls, raw: bytes, policy: MergePolicy | None = None) -> DossierState:
-        """Rebuild from ``dumps``: bookkeeping is read back, the rest is re-derived from history
-        with the same policy the state was made with (tolerances decide which conflicts are open)."""
-        from streams.merge import DEFAULT_POLICY, derive
-
-        doc = json.loads(raw)
-        history = tuple(HistoryEntry.from_json(h) for h in doc.get("history", []))
-        base = cls(
-            dossier_id=doc["dossier_id"],
-            version=doc["version"],
-            updated_at=from_iso(doc.get("updated_at")),
-            alerts=tuple(doc.get("alerts") or ()),
+    def loads(cls, raw: bytes) -> DossierState:
+        """The state ``dumps`` wrote, field by field: no rule runs on a restore."""
+        d = json.loads(raw)
+        status = d.get("status")
+        return cls(
+            dossier_id=d["dossier_id"],
+            version=d["version"],
+            status=Status(status) if status else None,
+            procedure_code=d.get("procedure_code"),
+            unit_code=d.get("unit_code"),
+            channel=Channel(d.get("channel") or "UNKNOWN"),
+            submitted_at=from_iso(d.get("submitted_at")),
+            received_at=from_iso(d.get("received_at")),
+            ended_at=from_iso(d.get("ended_at")),
+            due_at=from_iso(d.get("due_at")),
+            outcome=Outcome(d.get("outcome") or "PENDING"),
+            last_event_at=from_iso(d.get("last_event_at")),
+            updated_at=from_iso(d.get("updated_at")),
+            sources={name: SourceView.from_json(v) for name, v in d.get("sources", {}).items()},
+            pauses=tuple(Pause.from_json(p) for p in d.get("pauses", ())),
+            conflicts=tuple(Conflict.from_json(c) for c in d.get("conflicts", ())),
+            extended_due_at=from_iso(d.get("extended_due_at")),
+            received_late=bool(d.get("received_late")),
+            alerts=tuple(d.get("alerts") or ()),
+            discrepancies=tuple(Discrepancy.from_json(x) for x in d.get("discrepancies", ())),
+            evaluated_at=from_iso(d.get("evaluated_at")),
+            history=tuple(HistoryEntry.from_json(h) for h in d.get("history", ())),
         )
-        return derive(base, history, policy or DEFAULT_POLICY, as_of=from_iso(doc.get("evaluated_at")))

@@ -1,22 +1,21 @@
 """A bounded cache of decoded states beside the table.
 
-Decoding a state re-derives it from its history (see ``DossierState.loads``), which costs more
-than the merge itself. The table hands back the bytes the worker wrote last; when they are the
-bytes cached for that dossier, the decoded state is reused. Bytes are compared, so a state changed
-by anything else (a restore from the changelog, another worker) is decoded afresh.
+Decoding a state from the table's bytes (``DossierState.loads``) costs as much as a cheap merge.
+The table hands back the bytes the worker wrote last; when they are the bytes cached for that
+dossier, the decoded state is reused. Bytes are compared, so a state changed by anything else (a
+restore from the changelog, another worker) is decoded afresh.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 
-from streams.merge import DEFAULT_POLICY, MergePolicy
 from streams.state import DossierState
 
 
 class StateCache:
-    def __init__(self, maxsize: int = 50_000, policy: MergePolicy = DEFAULT_POLICY) -> None:
-        self.maxsize, self.policy = maxsize, policy
+    def __init__(self, maxsize: int = 50_000) -> None:
+        self.maxsize = maxsize
         self._items: OrderedDict[bytes, tuple[bytes, DossierState]] = OrderedDict()
         self.hits = self.misses = 0
 
@@ -29,7 +28,7 @@ class StateCache:
             self.hits += 1
             return cached[1]
         self.misses += 1
-        state = DossierState.loads(raw, self.policy)
+        state = DossierState.loads(raw)
         self.put(key, raw, state)
         return state
 

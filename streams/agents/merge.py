@@ -14,19 +14,16 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
+from contract.partitioning import partition_of
 from schemas import codec
+from streams.agents.context import DongboApp
 from streams.clock import WallClock
 from streams.configured import worker_policy
-from streams.conflicts import Conflict
 from streams.deadletter import DeadLetter
 from streams.engine import MergeEngine, Output
 from streams.model import DossierEvent, utcnow
-from streams.state import DossierState
-
-if TYPE_CHECKING:
-    from streams.app import DongboApp
+from streams.state import Conflict, DossierState
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +70,12 @@ def install(dapp: DongboApp) -> None:
     conflicts_topic = dapp.topic(names.conflicts)
     deadlines_topic = dapp.topic(names.deadlines)
     ticks_topic = dapp.topic(names.ticks)
-    engine = MergeEngine(worker_policy(dapp.settings), table, n_partitions, stream_clock=ws.clock == "stream")
+    engine = MergeEngine(
+        worker_policy(dapp.settings),
+        table,
+        lambda key: partition_of(key, n_partitions),
+        stream_clock=ws.clock == "stream",
+    )
     assigned: set[object] = set()
     clock = WallClock(ws.clock_start)
 

@@ -7,18 +7,15 @@ id, whatever key the source used, so every event of one dossier reaches the same
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from contract.sources import SOURCE_SYSTEMS
 from schemas import codec
+from streams.agents.context import DongboApp
 from streams.deadletter import DeadLetter
 from streams.model import utcnow
 from streams.normalise.errors import NormaliseError
 from streams.normalise.registry import normalise
 from streams.normalise.sources import captured_at, source_of_topic
-
-if TYPE_CHECKING:
-    from streams.app import DongboApp
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from contract.partitioning import partition_of
 from streams.agents.merge import watermark_of, watermark_record
-from streams.engine import MergeEngine, partition_of
+from streams.engine import MergeEngine
 from streams.legal import LegalRules
 from streams.merge import DEFAULT_POLICY
 from streams.model import VN_TZ, Channel, DossierEvent, Status
@@ -25,7 +26,7 @@ def received(dossier: str = D) -> DossierEvent:
 
 
 def test_a_quiet_partition_fires_its_alerts_when_the_replay_ends() -> None:
-    engine = MergeEngine(POLICY, {}, 12, stream_clock=True)
+    engine = MergeEngine(POLICY, {}, lambda key: partition_of(key, 12), stream_clock=True)
     p = partition_of(D.encode(), 12)
     [out] = engine.on_event(p, received(), RECEIVED)
     assert out.applied and out.state.due_at == datetime(2026, 1, 13, 9, 0, tzinfo=VN_TZ)
@@ -37,7 +38,7 @@ def test_a_quiet_partition_fires_its_alerts_when_the_replay_ends() -> None:
 
 
 def test_the_wall_clock_ignores_watermarks() -> None:
-    engine = MergeEngine(POLICY, {}, 12, stream_clock=False)
+    engine = MergeEngine(POLICY, {}, lambda key: partition_of(key, 12), stream_clock=False)
     p = partition_of(D.encode(), 12)
     engine.on_event(p, received(), RECEIVED)
     assert engine.advance(p, datetime(2026, 2, 1, tzinfo=VN_TZ)) == []
