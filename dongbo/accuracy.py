@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from contract.settings import Settings
-from streams.conflicts import MINISTRIES, _phase
+from streams.conflicts import MINISTRIES, agreement_phase
 from streams.model import Status
 
 FAULT_REASON = {
@@ -118,7 +118,7 @@ def expected_conflicts(truth: dict[str, Any]) -> set[tuple[str, str]]:
     dues = truth.get("source_due_at") or {}
     for a, b in combinations(sorted(statuses), 2):
         ministry = a in MINISTRIES or b in MINISTRIES
-        if _phase(Status(statuses[a]), ministry) != _phase(Status(statuses[b]), ministry):
+        if agreement_phase(Status(statuses[a]), ministry) != agreement_phase(Status(statuses[b]), ministry):
             out.add(("status_mismatch", f"{a}+{b}"))
         da, db = _dt(dues.get(a)), _dt(dues.get(b))
         if da and db and abs(da - db) > timedelta(minutes=1):

@@ -16,7 +16,7 @@ from contract.sources import SOURCE_SYSTEMS
 from contract.topics import topics_for
 from dongbo.lag import wait_caught_up
 from dongbo.processes import start_worker, wait_ready
-from dongbo.stack import _pid_alive, port_open
+from dongbo.stack import pid_alive, port_open
 from dongbo.watermark import send_watermark
 from sinks.redis_sink import keys_for
 
@@ -31,7 +31,7 @@ def ensure_worker(settings: Settings) -> int:
     pidfile, logfile = home / "worker.pid", home / "worker.log"
     try:
         pid = int(pidfile.read_text())
-        if _pid_alive(pid):
+        if pid_alive(pid):
             _say(f"worker: already running (pid {pid}), log {logfile}")
             return pid
     except (OSError, ValueError):
@@ -57,10 +57,10 @@ def stop_worker(settings: Settings) -> bool:
         pid = int(pidfile.read_text())
     except (OSError, ValueError):
         return False
-    if _pid_alive(pid):
+    if pid_alive(pid):
         os.kill(pid, signal.SIGTERM)
         for _ in range(100):
-            if not _pid_alive(pid):
+            if not pid_alive(pid):
                 break
             time.sleep(0.2)
     pidfile.unlink(missing_ok=True)

@@ -22,7 +22,7 @@ from contract.sources import SOURCE_SYSTEMS
 from producers.simulator.sinks import OutRecord, read_records
 from sinks.redis_sink import state_json
 from streams.engine import MergeEngine
-from streams.merge import MergePolicy
+from streams.merge_policy import MergePolicy
 from streams.normalise.errors import NormaliseError
 from streams.normalise.registry import normalise
 from streams.normalise.sources import captured_at
@@ -68,9 +68,12 @@ def replay(
             result.dead_letters[exc.reason] += 1
             continue
         partition = partition_of(event.dossier_id.encode(), partitions)
-        for out in engine.on_event(partition, event, rec.deliver_at):
+        step = engine.on_event(partition, event, rec.deliver_at)
+        for out in step.outputs:
             result.alerts.update(out.alerts)
             result.conflicts_opened.update(c.kind for c in out.opened)
+        if step.rejected is not None:
+            result.dead_letters[step.rejected.reason] += 1
         if progress is not None and n % 10_000 == 0:
             progress(n)
     if until is not None:

@@ -19,7 +19,7 @@ from streams.domain.overrides import load_overrides
 from streams.domain.policy import DeadlinePolicy, ExtensionJudgement, ReceiptRule
 from streams.domain.units import CalendarBook, load_office_hours
 from streams.legal import LegalRules
-from streams.merge import DEFAULT_POLICY, MergePolicy
+from streams.merge_policy import DEFAULT_POLICY, MergePolicy
 
 E = TypeVar("E", bound=StrEnum)
 

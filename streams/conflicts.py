@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import combinations
 
+from streams.domain.explain import fmt_dt
 from streams.model import Status
 from streams.state import Conflict, SourceView
 
@@ -20,7 +21,7 @@ EXITS = frozenset({Status.REJECTED, Status.WITHDRAWN, Status.STOPPED, Status.CAN
 RESULTS = frozenset({Status.RESULT_READY, Status.RETURNED})
 
 
-def _phase(status: Status, ministry_pair: bool) -> str:
+def agreement_phase(status: Status, ministry_pair: bool) -> str:
     """What two systems must agree on. Systems differ in detail (the portal has no 'supplement
     received', a ministry system never sees the result handed over at the one-stop desk), so
     statuses are compared by phase, coarser when a ministry system is involved."""
@@ -74,23 +75,23 @@ def detect(
                 "terminal_contradiction", (a, b), f"{a} says {va.status}, {b} says {vb.status}", values, since
             )
             found[c.key] = c
-        elif _phase(va.status, ministry) != _phase(vb.status, ministry) and as_of - since >= policy.tolerance(
-            a, b
-        ):
+        elif agreement_phase(va.status, ministry) != agreement_phase(
+            vb.status, ministry
+        ) and as_of - since >= policy.tolerance(a, b):
             c = Conflict(
                 "status_mismatch", (a, b), f"{a} says {va.status}, {b} says {vb.status}", values, since
             )
             found[c.key] = c
         if va.due_at and vb.due_at and abs(va.due_at - vb.due_at) > policy.due_tolerance:
             dues = {a: va.due_at.isoformat(), b: vb.due_at.isoformat()}
-            detail = f"appointment dates differ: {a} {dues[a]}, {b} {dues[b]}"
+            detail = f"appointment dates differ: {a} {fmt_dt(va.due_at)}, {b} {fmt_dt(vb.due_at)}"
             c = Conflict("due_date_mismatch", (a, b), detail, dues, since)
             found[c.key] = c
     for a, b in policy.must_reach:
         if a in sources and b not in sources:
             since = first_seen[a]
             if as_of - since >= policy.presence_tolerance:
-                detail = f"in {a} since {since.isoformat()}, absent from {b}"
+                detail = f"in {a} since {fmt_dt(since)}, absent from {b}"
                 c = Conflict("missing_in_system", (a, b), detail, {a: sources[a].status.value}, since)
                 found[c.key] = c
     return found
@@ -108,7 +109,7 @@ def next_moment(
     for a, b in combinations(sorted(sources), 2):
         va, vb = sources[a], sources[b]
         ministry = a in MINISTRIES or b in MINISTRIES
-        if _phase(va.status, ministry) != _phase(vb.status, ministry):
+        if agreement_phase(va.status, ministry) != agreement_phase(vb.status, ministry):
             moments.append(max(va.last_occurred_at, vb.last_occurred_at) + policy.tolerance(a, b))
     for a, b in policy.must_reach:
         if a in sources and b not in sources:

@@ -16,7 +16,8 @@ from itertools import chain, combinations
 from streams.domain.calendar import BusinessCalendar, DayKind, holiday_blocks
 from streams.domain.catalogue import ProcedureVersion
 from streams.domain.deadlines import compute_due
-from streams.domain.explain import fmt_dt, fmt_working
+from streams.domain.explain import fmt_dt, fmt_span, fmt_working
+from streams.domain.policy import DeadlinePolicy
 from streams.model import Channel
 from streams.state import Discrepancy, Pause, SourceView
 
@@ -39,7 +40,7 @@ class DueContext:
     received_at: datetime
     channel: Channel
     pauses: tuple[Pause, ...]
-    policy: object  # DeadlinePolicy
+    policy: DeadlinePolicy
     complex_case: bool = False
 
 
@@ -50,7 +51,7 @@ def _due(ctx: DueContext, calendar: BusinessCalendar, pauses: tuple[Pause, ...])
         calendar,
         [(p.start, p.end, p.reason) for p in pauses if p.end is not None],
         channel=ctx.channel,
-        policy=ctx.policy,  # type: ignore[arg-type]
+        policy=ctx.policy,
         complex_case=ctx.complex_case,
         explain=False,
     ).due_at
@@ -157,7 +158,7 @@ def explain_due(
             continue
         kept = tuple(q for q in ctx.pauses if q is not p)
         why = ("missed_pause", f"the source did not pause the clock for the {p.reason} of "
-               f"{p.start:%d/%m %H:%M}–{p.end:%d/%m %H:%M}")  # fmt: skip
+               f"{fmt_span(p.start, p.end)}")  # fmt: skip
         pause_options.append((kept, [why]))
     # Hypotheses in order, each computed only when reached (a wide window holds many calendars):
     # a wrong calendar is a property of the system, there for every dossier; a missed pause is one
@@ -234,7 +235,7 @@ def _moved_appointment(
         if due is None:
             continue
         moved = c.working_time_between(due, source_due)
-        days = moved / ctx.policy.working_day  # type: ignore[attr-defined]
+        days = moved / ctx.policy.working_day
         if moved and abs(days - round(days)) < 1e-6:
             # The moved date is what the source shows: the change is the cause. How the source had
             # computed the date before (its calendar, its pauses) is context, said in the detail.

@@ -12,7 +12,9 @@ from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from streams.merge import MergePolicy, MergeResult, apply_event, conflict_changes, evaluate, new_alerts
+from streams.domain.calendar import CalendarError
+from streams.merge import MergeResult, apply_event, conflict_changes, evaluate, new_alerts
+from streams.merge_policy import MergePolicy
 from streams.model import DossierEvent
 from streams.state import Conflict, DossierState
 from streams.statecache import StateCache
@@ -33,6 +35,29 @@ class Output:
     alerts: tuple[str, ...]
 
 
+# Errors of the data, not of the code: the rules were handed a value they cannot work with.
+DATA_ERRORS: tuple[type[Exception], ...] = (CalendarError, OverflowError)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    reason: str  # a stable code for the dead-letter topic
+    detail: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one event produced: the outputs to publish, and whether the event itself was rejected."""
+
+    outputs: list[Output]
+    rejected: Rejection | None = None
+
+    @property
+    def applied(self) -> bool:
+        """The event's own dossier changed by it (the last output is that dossier's)."""
+        return self.rejected is None and bool(self.outputs) and self.outputs[-1].applied
+
+
 class MergeEngine:
     """One worker's merge state. ``table`` is the Faust table in the worker, a dict offline;
     ``partition_of(key)`` the partition a dossier's key lands on (the Kafka partitioner, handed in).
@@ -51,12 +76,8 @@ class MergeEngine:
         stream_clock: bool,
         cache_size: int = 50_000,
     ) -> None:
-        self.policy, self.table, self.partition_of, self.stream_clock = (
-            policy,
-            table,
-            partition_of,
-            stream_clock,
-        )
+        self.policy, self.table, self.stream_clock = policy, table, stream_clock
+        self.partition_of = partition_of
         self.timers: dict[int, TimerIndex] = {}
         self.watermarks: dict[int, datetime] = {}
         self.cache = StateCache(maxsize=cache_size)
@@ -64,8 +85,13 @@ class MergeEngine:
     def state(self, key: bytes) -> DossierState | None:
         return self.cache.load(key, self.table.get(key))
 
-    def on_event(self, partition: int, event: DossierEvent, wall: datetime) -> list[Output]:
-        """Apply one event (stream clock: after the moments its watermark passed, in order)."""
+    def on_event(self, partition: int, event: DossierEvent, wall: datetime) -> Step:
+        """Apply one event (stream clock: after the moments its watermark passed, in order).
+
+        Failure policy (docs/guarantees.md): an event whose data the rules cannot work with (a
+        date the business calendar cannot count to, arithmetic past the range of dates) is
+        rejected as a value, with the outputs of the moments already passed; the table is left as
+        it was. Anything else raised here is a bug and propagates: the worker stops loudly."""
         outputs: list[Output] = []
         now = wall
         if self.stream_clock:
@@ -74,11 +100,14 @@ class MergeEngine:
             outputs += self._catch_up(partition, now)
         key = event.dossier_id.encode()
         state = self.state(key)
-        result = apply_event(state, event, now, self.policy)
+        try:
+            result = apply_event(state, event, now, self.policy)
+        except DATA_ERRORS as exc:
+            return Step(outputs, Rejection("merge_rejected", f"{type(exc).__name__}: {exc}"))
         # A redelivered event (after a crash) re-publishes the current state: the first
         # publication may have been lost with the crash. Sinks keep the highest version.
         outputs.append(self._record(key, state, result, republish=not result.applied))
-        return outputs
+        return Step(outputs)
 
     def advance(self, partition: int, until: datetime) -> list[Output]:
         """Stream clock: time on ``partition`` has reached ``until`` with no event (the end of a

@@ -1,20 +1,33 @@
-"""The legal side of a dossier's state, pure: due time, outcome, and deadline alerts.
+"""The legal side of a dossier's state, pure: due time, outcome, the complex-case decision, and
+deadline alerts (docs/domain-rules.md §1–§10).
 
-Built on ``streams.domain`` (catalogue, business calendar, deadline arithmetic). The state keeps
-which alerts have fired, so each fires once per dossier and kind; an alert whose moment comes
-after the dossier ended or while its clock is stopped never fires.
+Built on ``streams.domain`` (catalogue, business calendar, deadline arithmetic), which holds each
+rule's one definition: received late, near deadline, the date tracked and the date judged. This
+module applies them to a dossier's facts. The state keeps which alerts have fired, so each fires
+once per dossier and kind; an alert whose moment comes after the dossier ended or while its clock
+is stopped never fires.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from streams.domain.calendar import BusinessCalendar
 from streams.domain.catalogue import Catalogue, NoVersionAt, ProcedureVersion, UnknownProcedure
-from streams.domain.deadlines import compute_due, judge_outcome, pausing_statuses
-from streams.domain.policy import DEFAULT_POLICY, DeadlinePolicy, ExtensionJudgement
+from streams.domain.deadlines import (
+    compute_due,
+    judge_outcome,
+    judged_due,
+    near_deadline,
+    near_deadline_from,
+    pausing_statuses,
+    received_late,
+    received_late_from,
+    tracking_due,
+)
+from streams.domain.policy import DEFAULT_POLICY, DeadlinePolicy
 from streams.domain.units import CalendarBook, default_book
 from streams.model import Channel, Outcome, Status
 from streams.state import Pause
@@ -23,11 +36,13 @@ NEAR = "near_deadline"
 OVERDUE = "overdue"
 RECEIVED_LATE = "received_late"
 ALERT_KINDS = (RECEIVED_LATE, NEAR, OVERDUE)
+_ONE_US = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
 class LegalRules:
-    """Everything the law and local policy say, as loaded data."""
+    """Everything the law and local policy say, as loaded data (``streams.configured`` builds it
+    from settings)."""
 
     catalogue: Catalogue
     calendars: CalendarBook
@@ -62,69 +77,57 @@ class Legal:
     clock_stopped: bool = False
     received_late: bool = False
     note: str | None = None  # why there is no due time, when there is none
-    complex_case: bool = False  # the complex-case limit applies (read from the sources' dates)
+    complex_case: bool = False  # the complex-case limit applies
+
+
+@dataclass(frozen=True)
+class LegalFacts:
+    """What the legal rules need of a dossier (from ``streams.facts``)."""
+
+    version: ProcedureVersion | None
+    unit_code: str | None
+    channel: Channel
+    submitted_at: datetime | None
+    received_at: datetime | None
+    ended_at: datetime | None
+    pauses: tuple[Pause, ...]
+
+
+def _spans(pauses: Sequence[Pause]) -> list[tuple[datetime, datetime | None, str]]:
+    return [(p.start, p.end, p.reason) for p in pauses]
 
 
 def legal_view(
     rules: LegalRules,
-    version: ProcedureVersion | None,
+    facts: LegalFacts,
     *,
-    unit_code: str | None,
-    channel: Channel,
-    submitted_at: datetime | None,
-    received_at: datetime | None,
-    ended_at: datetime | None,
-    pauses: tuple[Pause, ...],
+    complex_case: bool,
     extended_due_at: datetime | None,
     as_of: datetime | None,
-    source_dues: tuple[datetime, ...] = (),
-    complex_case: bool | None = None,
 ) -> Legal:
-    """``complex_case``: whether the complex-case limit applies, when a source says so (or the
-    caller weighed the dates); None: read it from the systems' dates."""
-    cal = rules.calendar(unit_code)
-    late = _received_late(rules, cal, channel, submitted_at, received_at, as_of)
-    if received_at is None:
+    """Due time, outcome and receipt judgement at ``as_of``, with the complex-case limit or not
+    (decided by :func:`decide_complex_case`)."""
+    cal = rules.calendar(facts.unit_code)
+    late = received_late(
+        facts.channel, facts.submitted_at, facts.received_at, cal, now=as_of, policy=rules.policy
+    )
+    if facts.received_at is None:
         # Refused at reception (or withdrawn before it): ended with no clock ever started.
-        outcome = judge_outcome(None, ended_at, as_of or ended_at) if ended_at else Outcome.PENDING
+        ended = facts.ended_at
+        outcome = judge_outcome(None, ended, as_of or ended) if ended else Outcome.PENDING
         return Legal(outcome=outcome, received_late=late, note="not received")
+    version = facts.version
     if version is None:
         return Legal(received_late=late, note="procedure not in the catalogue at the receipt date")
-    spans = [(p.start, p.end, p.reason) for p in pauses]
-    comp = compute_due(received_at, version, cal, spans, channel=channel, policy=rules.policy, explain=False)
-    said, complex_case = complex_case, False
-    if said and version.complex_limit is not None:
-        longer = compute_due(
-            received_at, version, cal, spans, channel=channel, policy=rules.policy,
-            complex_case=True, explain=False,
-        )  # fmt: skip
-        comp, complex_case = longer, True
-    # Whether a case is complex (verification needed, ...) is an official's decision that no source
-    # sends as a field; the appointment date they set shows it. A source date that is exactly the
-    # complex-case limit's due time, and not the ordinary one, decides it.
-    ordinary = comp.due_at
-    if (
-        version.complex_limit is not None
-        and said is None
-        and ordinary is not None
-        and source_dues
-        and not any(same_moment(d, ordinary) for d in source_dues)
-    ):
-        longer = compute_due(
-            received_at, version, cal, spans, channel=channel, policy=rules.policy,
-            complex_case=True, explain=False,
-        )  # fmt: skip
-        if longer.due_at is not None and any(same_moment(d, longer.due_at) for d in source_dues):
-            comp, complex_case = longer, True
-        elif _complex_on_a_wrong_calendar(received_at, version, cal, spans, channel, rules, source_dues):
-            # Every system's date is off (their calendars are wrong too), but it is the complex
-            # limit's date on the same wrong calendar: the case is complex all the same.
-            comp, complex_case = longer, True
-    judged = comp.due_at
-    if extended_due_at is not None and rules.policy.extension_judged_against is ExtensionJudgement.EXTENDED:
-        judged = extended_due_at
-    now = as_of or received_at
-    outcome = judge_outcome(judged, ended_at, now, rules.policy.early_margin, cal)
+    complex_case = complex_case and version.complex_limit is not None
+    comp = compute_due(
+        facts.received_at, version, cal, _spans(facts.pauses), channel=facts.channel,
+        policy=rules.policy, complex_case=complex_case, explain=False,
+    )  # fmt: skip
+    judged = judged_due(comp.due_at, extended_due_at, rules.policy)
+    outcome = judge_outcome(
+        judged, facts.ended_at, as_of or facts.received_at, rules.policy.early_margin, cal
+    )
     return Legal(
         due_at=comp.due_at,
         extended_due_at=extended_due_at,
@@ -135,25 +138,97 @@ def legal_view(
     )
 
 
-def _complex_on_a_wrong_calendar(
+def decide_complex_case(
+    rules: LegalRules,
+    facts: LegalFacts,
+    *,
+    said: bool | None,
+    source_dues: tuple[datetime, ...],
+    unexplained: Callable[[bool], int],
+) -> bool:
+    """Whether the complex-case limit applies (docs/domain-rules.md §1): the one place it is decided.
+
+    Whether a case is complex (verification needed, ...) is an official's decision at the desk.
+    In this order:
+
+    1. a source states it (the one-stop feed's ``complexCase``): that decision;
+    2. else the dates the systems computed show it: a date that is exactly the complex limit's due
+       time and none that is the ordinary one, on the legal calendar or on the same wrong calendar
+       (every system's calendar missing the same holiday period);
+    3. else, when no system's date is either limit's even on a wrong calendar (each is off in more
+       than one way), the reading under which fewer of the systems' dates stay unexplained
+       (``unexplained(complex)`` counts them); a tie keeps the ordinary limit.
+    """
+    version, received_at = facts.version, facts.received_at
+    if version is None or version.complex_limit is None or received_at is None:
+        return False
+    if said is not None:
+        return said
+    if not source_dues:
+        return False
+    cal = rules.calendar(facts.unit_code)
+    if _dates_show_complex(rules, facts, cal, received_at, version, source_dues):
+        return True
+    if _dates_show_complex_on_a_wrong_calendar(rules, facts, cal, received_at, version, source_dues):
+        return True
+    ordinary = unexplained(False)
+    return ordinary > 0 and unexplained(True) < ordinary
+
+
+def _two_limits(
+    rules: LegalRules,
+    facts: LegalFacts,
+    cal: BusinessCalendar,
     received_at: datetime,
     version: ProcedureVersion,
-    cal: BusinessCalendar,
-    spans: list[tuple[datetime, datetime | None, str]],
-    channel: Channel,
+) -> tuple[datetime | None, datetime | None]:
+    spans = _spans(facts.pauses)
+
+    def due(complex_case: bool) -> datetime | None:
+        return compute_due(
+            received_at, version, cal, spans, channel=facts.channel, policy=rules.policy,
+            complex_case=complex_case, explain=False,
+        ).due_at  # fmt: skip
+
+    return due(False), due(True)
+
+
+def _shows(ordinary: datetime | None, longer: datetime | None, dues: tuple[datetime, ...]) -> bool:
+    return (
+        ordinary is not None
+        and longer is not None
+        and not any(same_moment(d, ordinary) for d in dues)
+        and any(same_moment(d, longer) for d in dues)
+    )
+
+
+def _dates_show_complex(
     rules: LegalRules,
+    facts: LegalFacts,
+    cal: BusinessCalendar,
+    received_at: datetime,
+    version: ProcedureVersion,
+    source_dues: tuple[datetime, ...],
+) -> bool:
+    return _shows(*_two_limits(rules, facts, cal, received_at, version), source_dues)
+
+
+def _dates_show_complex_on_a_wrong_calendar(
+    rules: LegalRules,
+    facts: LegalFacts,
+    cal: BusinessCalendar,
+    received_at: datetime,
+    version: ProcedureVersion,
     source_dues: tuple[datetime, ...],
 ) -> bool:
     from streams.discrepancies import calendar_hypotheses
 
+    ordinary = _two_limits(rules, facts, cal, received_at, version)[0]
+    if ordinary is not None and any(same_moment(d, ordinary) for d in source_dues):
+        return False
     hi = max(source_dues).date() + timedelta(days=2)
     for variant, _reasons in calendar_hypotheses(cal, received_at.date() - timedelta(days=1), hi)[1:]:
-        kw: dict[str, Any] = {"channel": channel, "policy": rules.policy, "explain": False}
-        ordinary = compute_due(received_at, version, variant, spans, **kw).due_at
-        longer = compute_due(received_at, version, variant, spans, complex_case=True, **kw).due_at
-        if ordinary is None or longer is None or any(same_moment(d, ordinary) for d in source_dues):
-            continue
-        if any(same_moment(d, longer) for d in source_dues):
+        if _shows(*_two_limits(rules, facts, variant, received_at, version), source_dues):
             return True
     return False
 
@@ -161,26 +236,6 @@ def _complex_on_a_wrong_calendar(
 def same_moment(a: datetime | None, b: datetime | None) -> bool:
     """Two dates systems show for the same thing (within a minute: a desk may round)."""
     return a is not None and b is not None and abs(a - b) <= timedelta(minutes=1)
-
-
-def _received_late(
-    rules: LegalRules,
-    cal: BusinessCalendar,
-    channel: Channel,
-    submitted_at: datetime | None,
-    received_at: datetime | None,
-    as_of: datetime | None,
-) -> bool:
-    if channel is not Channel.ONLINE or submitted_at is None:
-        return False
-    until = received_at or as_of
-    if until is None:
-        return False
-    return cal.working_time_between(submitted_at, until) > rules.policy.receipt_allowance
-
-
-def tracking_due(legal: Legal) -> datetime | None:
-    return legal.extended_due_at or legal.due_at
 
 
 def due_alerts(
@@ -198,23 +253,20 @@ def due_alerts(
     out = set()
     if legal.received_late and RECEIVED_LATE not in fired:
         out.add(RECEIVED_LATE)
-    due = tracking_due(legal)
+    due = tracking_due(legal.due_at, legal.extended_due_at)
     if ended or legal.clock_stopped or due is None:
         return out
-    cal = rules.calendar(unit_code)
     if as_of > due:
         if OVERDUE not in fired:
             out.add(OVERDUE)
-    elif as_of >= near_moment(cal, due, rules.policy.near_deadline) and NEAR not in fired:
+    elif NEAR not in fired and near_deadline(
+        due, as_of, rules.calendar(unit_code), rules.policy.near_deadline
+    ):
         out.add(NEAR)
     return out
 
 
-def near_moment(cal: BusinessCalendar, due: datetime, threshold: timedelta) -> datetime:
-    return cal.add_working_time(due, -threshold)
-
-
-def alert_moments(
+def next_moments(
     rules: LegalRules,
     legal: Legal,
     *,
@@ -225,17 +277,22 @@ def alert_moments(
     ended: bool,
     fired: frozenset[str],
 ) -> list[datetime]:
-    """When an alert could next fire with no new event (for the due-time index)."""
+    """When the legal view could next change with no new event (for the due-time index): an alert
+    begins, or the outcome turns overdue against the judged date (which, with an apology letter,
+    comes before the tracked one)."""
     cal = rules.calendar(unit_code)
     out = []
     if channel is Channel.ONLINE and submitted_at and received_at is None and RECEIVED_LATE not in fired:
-        out.append(
-            cal.add_working_time(submitted_at, rules.policy.receipt_allowance) + timedelta(microseconds=1)
-        )
-    due = tracking_due(legal)
-    if not ended and not legal.clock_stopped and due is not None:
+        out.append(received_late_from(submitted_at, cal, rules.policy))
+    if ended or legal.clock_stopped:
+        return out
+    due = tracking_due(legal.due_at, legal.extended_due_at)
+    if due is not None:
         if NEAR not in fired:
-            out.append(near_moment(cal, due, rules.policy.near_deadline))
+            out.append(near_deadline_from(due, cal, rules.policy.near_deadline))
         if OVERDUE not in fired:
-            out.append(due + timedelta(microseconds=1))  # overdue once *past* the due time
+            out.append(due + _ONE_US)  # overdue once *past* the due time
+    judged = judged_due(legal.due_at, legal.extended_due_at, rules.policy)
+    if judged is not None and legal.outcome is Outcome.PENDING:
+        out.append(judged + _ONE_US)
     return out

@@ -16,7 +16,7 @@ VN_TZ = timezone(timedelta(hours=7), "ICT")  # Asia/Ho_Chi_Minh has had no DST s
 
 
 class Status(StrEnum):
-    """The canonical lifecycle (DESIGN.md, DOMAIN.md)."""
+    """The canonical lifecycle (docs/domain-rules.md §C)."""
 
     SUBMITTED = "SUBMITTED"
     RECEIVED = "RECEIVED"
@@ -67,7 +67,7 @@ STAGE: dict[Status, int] = {
     Status.CANCELLED: 5,
 }
 TERMINAL_EXITS = frozenset({Status.REJECTED, Status.WITHDRAWN, Status.STOPPED, Status.CANCELLED})
-# Statuses that end processing (DOMAIN.md rule 7): the first of them is the end time.
+# Statuses that end processing (docs/domain-rules.md §7): the first of them is the end time.
 ENDING = frozenset({Status.RESULT_READY, Status.REJECTED, Status.WITHDRAWN, Status.STOPPED, Status.CANCELLED})
 
 
@@ -93,9 +93,51 @@ def from_iso(text: str | None) -> datetime | None:
     return dt
 
 
+# Moments and flags the rules depend on are typed fields of the event. Until DossierEvent version
+# 2 (schemas/avro/versions/2) the normalisers wrote them as strings into ``attributes``, and records
+# of that time may still be on ``dossier.events`` (and on ``src.import.dossier``): attribute key →
+# the typed field it is read into (``DossierEvent.from_record``, the one place that reads them).
+LEGACY_ATTRIBUTES: dict[str, str] = {
+    "received_at": "stated_received_at",
+    "processing_ended_at": "stated_ended_at",
+    "supplement_requested_at": "stated_supplement_requested_at",
+    "supplement_received_at": "stated_supplement_received_at",
+    "extension_new_due_at": "extended_due_at",
+    "complex_case": "complex_case",
+}
+_TIMES = ("occurred_at", "ingested_at", "recorded_at", "due_at")
+_STATED_TIMES = (
+    "stated_received_at",
+    "stated_ended_at",
+    "stated_supplement_requested_at",
+    "stated_supplement_received_at",
+    "extended_due_at",
+)
+
+
+def _legacy_value(key: str, text: str) -> datetime | bool:
+    """A legacy attribute's value as its typed field holds it; ``ValueError`` when malformed (the
+    merge stage dead-letters the record: a value a rule depends on is never silently dropped)."""
+    if LEGACY_ATTRIBUTES[key] == "complex_case":
+        if text not in ("true", "false"):
+            raise ValueError(f"attributes[{key!r}]={text!r}: expected 'true' or 'false'")
+        return text == "true"
+    try:
+        when = from_iso(text)
+    except ValueError as exc:
+        raise ValueError(f"attributes[{key!r}]={text!r}: not an ISO-8601 time with a UTC offset") from exc
+    assert when is not None
+    return when
+
+
 @dataclass(frozen=True)
 class DossierEvent:
-    """One change of one dossier, as one source reported it, in the canonical vocabulary."""
+    """One change of one dossier, as one source reported it, in the canonical vocabulary.
+
+    Besides the change itself, a record may state earlier moments of the dossier (the portal
+    restates its receipt, the latest supplement request and the end of processing on every
+    update), an apology letter's new appointment date, and whether the complex-case limit applies.
+    """
 
     dossier_id: str
     source: str
@@ -112,13 +154,20 @@ class DossierEvent:
     due_at: datetime | None = None
     overdue: bool | None = None
     applicant_ref: str | None = None
+    # Moments this record states besides its own change (None: it does not say).
+    stated_received_at: datetime | None = None  # the receipt (portal NgayTiepNhan)
+    stated_ended_at: datetime | None = None  # the end of processing (portal NgayKetThucXuLy)
+    stated_supplement_requested_at: datetime | None = None  # the latest supplement request: asked
+    stated_supplement_received_at: datetime | None = None  # ... and answered
+    extended_due_at: datetime | None = None  # the latest apology letter's new appointment date
+    complex_case: bool | None = None  # the source says the complex-case limit applies
     attributes: dict[str, str] = field(default_factory=dict)
     event_id: str = ""
 
     def __post_init__(self) -> None:
         if not self.event_id:
             object.__setattr__(self, "event_id", event_id_for(self.source, self.source_event_id))
-        for name in ("occurred_at", "ingested_at", "recorded_at", "due_at"):
+        for name in _TIMES + _STATED_TIMES:
             value = getattr(self, name)
             if value is not None and value.tzinfo is None:
                 raise ValueError(f"{name} must carry a UTC offset (got naive {value!r})")
@@ -142,11 +191,32 @@ class DossierEvent:
             "due_at": self.due_at,
             "overdue": self.overdue,
             "applicant_ref": self.applicant_ref,
+            "stated_received_at": self.stated_received_at,
+            "stated_ended_at": self.stated_ended_at,
+            "stated_supplement_requested_at": self.stated_supplement_requested_at,
+            "stated_supplement_received_at": self.stated_supplement_received_at,
+            "extended_due_at": self.extended_due_at,
+            "complex_case": self.complex_case,
             "attributes": dict(self.attributes),
         }
 
     @classmethod
     def from_record(cls, rec: dict[str, Any]) -> DossierEvent:
+        """The event of a decoded record, of any version.
+
+        A record of version 2 or earlier carries the typed fields as ``attributes`` strings
+        (``LEGACY_ATTRIBUTES``): they are read into the typed fields here, and only here, and leave
+        ``attributes``. A typed field that is set wins over its legacy attribute. A malformed
+        legacy value raises ``ValueError`` (the record is dead-lettered, never half read).
+        """
+        attributes = dict(rec.get("attributes") or {})
+        typed: dict[str, Any] = {name: rec.get(name) for name in LEGACY_ATTRIBUTES.values()}
+        for key, name in LEGACY_ATTRIBUTES.items():
+            text = attributes.pop(key, None)
+            if text is not None:
+                value = _legacy_value(key, text)
+                if typed[name] is None:
+                    typed[name] = value
         return cls(
             event_id=rec["event_id"],
             dossier_id=rec["dossier_id"],
@@ -164,5 +234,6 @@ class DossierEvent:
             due_at=rec.get("due_at"),
             overdue=rec.get("overdue"),
             applicant_ref=rec.get("applicant_ref"),
-            attributes=dict(rec.get("attributes") or {}),
+            attributes=attributes,
+            **typed,
         )

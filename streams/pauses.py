@@ -1,4 +1,4 @@
-"""Clock pauses (DOMAIN.md rule 5) derived from a dossier's history, pure.
+"""Clock pauses (docs/domain-rules.md §5) derived from a dossier's history, pure.
 
 A pause starts when a source records a waiting status (supplement requested; financial obligation
 where the procedure says so) and ends at that source's next status that is not waiting. Sources

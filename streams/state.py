@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from streams.model import Channel, Outcome, Status, from_iso, to_iso
+from streams.domain.deadlines import tracking_due
+from streams.model import Channel, DossierEvent, Outcome, Status, from_iso, to_iso
 
 
 def _at(text: str) -> datetime:
@@ -120,6 +121,31 @@ class HistoryEntry:
     stated_pause_start: datetime | None = None
     stated_pause_end: datetime | None = None
     stated_ended_at: datetime | None = None  # the end of processing (result ready), as stated
+
+    @classmethod
+    def of_event(cls, event: DossierEvent) -> HistoryEntry:
+        """The entry of an event: its typed fields (a record's legacy attribute strings were read
+        into them when it was decoded, ``DossierEvent.from_record``)."""
+        return cls(
+            event_id=event.event_id,
+            source=event.source,
+            status=event.status,
+            occurred_at=event.occurred_at,
+            ingested_at=event.ingested_at,
+            seq=event.source_seq,
+            source_status=event.source_status,
+            due_at=event.due_at,
+            overdue=event.overdue,
+            procedure_code=event.procedure_code,
+            unit_code=event.unit_code,
+            channel=event.channel,
+            extended_due_at=event.extended_due_at,
+            complex_case=event.complex_case,
+            stated_received_at=event.stated_received_at,
+            stated_pause_start=event.stated_supplement_requested_at,
+            stated_pause_end=event.stated_supplement_received_at,
+            stated_ended_at=event.stated_ended_at,
+        )
 
     def order_key(self) -> tuple[datetime, int, str]:
         # Event time first; the source's own sequence breaks ties within one source; the id makes
@@ -260,6 +286,11 @@ class DossierState:
     history: tuple[HistoryEntry, ...] = ()
 
     # -- views ---------------------------------------------------------------------------------
+    @property
+    def tracking_due_at(self) -> datetime | None:
+        """The date the dossier is followed against (docs/domain-rules.md §6)."""
+        return tracking_due(self.due_at, self.extended_due_at)
+
     def visible(self) -> dict[str, Any]:
         """Everything a consumer sees except bookkeeping (version, updated_at, history)."""
         rec = self.to_record()

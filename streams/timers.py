@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from streams.conflicts import next_moment
-from streams.legal import Legal, alert_moments
-from streams.merge import MergePolicy, by_source
+from streams.facts import by_source
+from streams.legal import Legal, next_moments
+from streams.merge_policy import MergePolicy
 from streams.state import DossierState
 
 
@@ -26,8 +27,11 @@ def state_next_moment(state: DossierState, policy: MergePolicy) -> datetime | No
     moments = [m for m in [next_moment(state.sources, first_seen, policy.conflicts, after)] if m is not None]
     if policy.rules is not None:
         stopped = any(p.end is None for p in state.pauses)
-        legal = Legal(due_at=state.due_at, extended_due_at=state.extended_due_at, clock_stopped=stopped)
-        moments += alert_moments(
+        legal = Legal(
+            due_at=state.due_at, extended_due_at=state.extended_due_at, outcome=state.outcome,
+            clock_stopped=stopped,
+        )  # fmt: skip
+        moments += next_moments(
             policy.rules, legal, unit_code=state.unit_code, channel=state.channel,
             submitted_at=state.submitted_at, received_at=state.received_at,
             ended=state.ended_at is not None, fired=frozenset(state.alerts),

@@ -2,9 +2,10 @@
 
 The events are streamed: a row is read, mapped, and published before the next is read, so the
 file size does not matter. By default the events go to the import source's raw topic
-``src.import.dossier`` (DESIGN.md: every producer writes only its own raw topic), where the
-normalise agent gives them the same checks as every other source (clock skew, dead letters) and
-forwards them to ``dossier.events``. ``direct=True`` skips that hop and writes ``dossier.events``.
+``src.import.dossier`` (every producer writes only its own raw topic:
+docs/architecture.md#least-privilege), where the normalise agent gives them the same checks as
+every other source (clock skew, dead letters) and forwards them to ``dossier.events``.
+``direct=True`` skips that hop and writes ``dossier.events``.
 """
 
 from __future__ import annotations

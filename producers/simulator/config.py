@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from typing import Any
 
-# The ways systems disagree (DOMAIN.md, "Why systems disagree"), one rate each.
+# The ways systems disagree (docs/domain-rules.md §F), one rate each.
 FAULT_KINDS = (
     "sync_lag",  # a system's records arrive late (minutes to days)
     "lost_sync",  # a status change never reaches a system

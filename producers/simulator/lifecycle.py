@@ -280,8 +280,9 @@ def _judge(
     d.events = events
     if d.received_at is not None and d.received_at > sim_end:
         d.received_at = d.receipt_effective_at = None
-    if d.channel is Channel.ONLINE:
-        d.received_late = received_late(d.submitted_at, d.received_at, cal, now=sim_end, policy=legal.policy)
+    d.received_late = received_late(
+        d.channel, d.submitted_at, d.received_at, cal, now=sim_end, policy=legal.policy
+    )
     d.pauses = [
         SimPause(p.start, p.end if p.end is not None and p.end <= sim_end else None, p.reason)
         for p in d.pauses

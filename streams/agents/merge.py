@@ -122,15 +122,18 @@ def install(dapp: DongboApp) -> None:
                 await dead_letter(msg.topic, msg.partition, msg.offset, msg.key, msg.value,
                                   decoded.reason, decoded.detail)  # fmt: skip
                 continue
-            outputs = engine.on_event(msg.partition, decoded, wall)
-            applied = outputs[-1].applied  # the last output is the event's own dossier
-            metrics.events.labels(decoded.source, "applied" if applied else "duplicate").inc()
+            step = engine.on_event(msg.partition, decoded, wall)
+            for out in step.outputs:
+                await publish(out)
+            if step.rejected is not None:
+                await dead_letter(msg.topic, msg.partition, msg.offset, msg.key, msg.value,
+                                  step.rejected.reason, step.rejected.detail)  # fmt: skip
+                continue
+            metrics.events.labels(decoded.source, "applied" if step.applied else "duplicate").inc()
             metrics.event_lag_seconds.labels(decoded.source).observe(
                 max(0.0, (decoded.ingested_at - decoded.occurred_at).total_seconds())
             )
             metrics.source_last_event.labels(decoded.source).set(wall.timestamp())
-            for out in outputs:
-                await publish(out)
             metrics.process_seconds.observe(time.perf_counter() - started)
 
     @app.timer(interval=ws.tick_interval)
@@ -189,7 +192,7 @@ def alert_record(state: DossierState, kind: str) -> bytes:
         {
             "dossier_id": state.dossier_id,
             "kind": kind,
-            "due_at": state.extended_due_at or state.due_at,
+            "due_at": state.tracking_due_at,
             "unit_code": state.unit_code,
             "procedure_code": state.procedure_code,
             "status": state.status.value if state.status else None,

@@ -21,11 +21,15 @@ from streams.domain.deadlines import (
     compute_due,
     effective_receipt,
     judge_outcome,
+    judged_due,
     near_deadline,
+    near_deadline_from,
     overdue_now,
     pausing_statuses,
     received_late,
+    received_late_from,
     step_due_times,
+    tracking_due,
 )
 from streams.domain.limits import Limit, LimitUnit
 from streams.domain.officehours import OfficeHours
@@ -59,10 +63,14 @@ __all__ = [
     "compute_due",
     "effective_receipt",
     "judge_outcome",
+    "judged_due",
     "load_catalogue",
     "near_deadline",
+    "near_deadline_from",
     "overdue_now",
     "pausing_statuses",
     "received_late",
+    "received_late_from",
     "step_due_times",
+    "tracking_due",
 ]

@@ -1,4 +1,4 @@
-"""The Vietnamese business calendar (DOMAIN.md rule 2): working days, office hours, holidays, swaps.
+"""The Vietnamese business calendar (docs/domain-rules.md §2): working days, office hours, holidays, swaps.
 
 Sources, in order of precedence for one date:
 
@@ -373,18 +373,20 @@ class BusinessCalendar:
         local = self.local(dt)
         return self.instant_at(self.position(local), earliest=False, hint_year=local.year)
 
-    def add_working_time(self, dt: datetime, delta: timedelta) -> datetime:
+    def add_working_time(self, dt: datetime, delta: timedelta, *, earliest: bool | None = None) -> datetime:
         """``dt`` moved by ``delta`` of working time (office hours of working days only).
 
-        Forward, the result is the earliest instant that far away: 8 h from Monday 07:30 is
-        Monday 17:00 (the close), not Tuesday 07:30. Backward, it is the latest instant (an
-        opening rather than the previous evening's close). A zero delta returns ``dt``.
+        Many instants are the same working time away (a close and the next opening). Forward, the
+        result is by default the earliest: 8 h from Monday 07:30 is Monday 17:00 (the close), not
+        Tuesday 07:30. Backward, by default the latest (an opening rather than the previous
+        evening's close); ``earliest`` chooses explicitly. A zero delta returns ``dt``.
         """
         local = self.local(dt)
         d_us = delta // _ONE_US
-        if d_us == 0:
+        if d_us == 0 and earliest is None:
             return local
-        return self.instant_at(self.position(local) + d_us, earliest=d_us > 0, hint_year=local.year)
+        first = d_us > 0 if earliest is None else earliest
+        return self.instant_at(self.position(local) + d_us, earliest=first, hint_year=local.year)
 
     def working_time_between(self, a: datetime, b: datetime) -> timedelta:
         """Working time from ``a`` to ``b`` (negative when ``b`` is before ``a``)."""

@@ -1,4 +1,4 @@
-"""The procedure catalogue (DOMAIN.md rule 1): procedures, their versions and time limits, as data.
+"""The procedure catalogue (docs/domain-rules.md §1): procedures, their versions and time limits, as data.
 
 A procedure (``MaTTHC``) has versions with validity dates (``valid_to`` inclusive; None = still
 valid); each version has a limit (value + unit, an optional same-day cut-off), the statuses that

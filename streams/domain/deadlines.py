@@ -1,11 +1,17 @@
-"""Deadline arithmetic (DOMAIN.md rules 3–7), pure functions over a ``BusinessCalendar``.
+"""Deadline arithmetic (docs/domain-rules.md §3–§7), pure functions over a ``BusinessCalendar``.
 
 * :func:`effective_receipt` — when the clock starts (rule 3, policy).
 * :func:`compute_due` — the legal due time with the steps that explain it (rules 4–5).
 * :meth:`DueComputation.with_extension` — an apology letter's new date, kept beside the original
   (rule 6).
-* :func:`received_late`, :func:`judge_outcome`, :func:`overdue_now`, :func:`near_deadline`
-  (rules 3 and 7).
+* :func:`received_late` / :func:`received_late_from`, :func:`near_deadline` /
+  :func:`near_deadline_from`, :func:`overdue_now`, :func:`judge_outcome`, :func:`tracking_due`,
+  :func:`judged_due` (rules 3, 6, 7, 9, 10).
+
+Each rule has this one definition; the merge, the alerts, the timers and the simulator's truth all
+call it. A rule that begins at a moment is defined by that moment (``*_from``) and its predicate
+is "now is at or past it", so the moment the due-time index schedules and the judgement made when
+it comes can never disagree.
 
 **Open pause** (``end=None``: the clock is stopped now). Without ``now``, ``due_at`` is None: the
 due time is not known while the citizen has not answered. With ``now``, the pause is taken to end
@@ -31,6 +37,8 @@ from streams.domain.explain import fmt_dt, fmt_working, skipped_days
 from streams.domain.limits import Limit, LimitUnit
 from streams.domain.policy import DEFAULT_POLICY, DeadlinePolicy, ExtensionJudgement, ReceiptRule
 from streams.model import Channel, Outcome, Status
+
+_ONE_US = timedelta(microseconds=1)
 
 
 class _SpanLike(Protocol):
@@ -68,14 +76,10 @@ class DueComputation:
 
     @property
     def tracking_due_at(self) -> datetime | None:
-        """The date the dossier is followed against: the extended one when there is one."""
-        return self.extended_due_at or self.due_at
+        return tracking_due(self.due_at, self.extended_due_at)
 
     def judged_due_at(self, policy: DeadlinePolicy = DEFAULT_POLICY) -> datetime | None:
-        """The date lateness is judged against (policy: the original one)."""
-        if policy.extension_judged_against is ExtensionJudgement.EXTENDED:
-            return self.tracking_due_at
-        return self.due_at
+        return judged_due(self.due_at, self.extended_due_at, policy)
 
     def with_extension(
         self, new_due_at: datetime, reason: str = "phiếu xin lỗi và hẹn lại"
@@ -142,20 +146,31 @@ def effective_receipt(
     return _apply_rule(policy.counter_outside_hours, received_at, calendar)
 
 
+def received_late_from(
+    submitted_at: datetime, calendar: BusinessCalendar, policy: DeadlinePolicy = DEFAULT_POLICY
+) -> datetime:
+    """The first instant at which an online dossier submitted at ``submitted_at`` and not yet
+    received is *received late* (chậm tiếp nhận): more than ``policy.receipt_allowance`` of working
+    time (8 h) after submission. Outside office hours no working time passes, so this is always an
+    instant of office hours (an allowance ending at Friday's close makes it Monday's opening)."""
+    return calendar.add_working_time(submitted_at, policy.receipt_allowance + _ONE_US, earliest=True)
+
+
 def received_late(
-    submitted_at: datetime,
+    channel: Channel | str,
+    submitted_at: datetime | None,
     received_at: datetime | None,
     calendar: BusinessCalendar,
     *,
     now: datetime | None = None,
     policy: DeadlinePolicy = DEFAULT_POLICY,
 ) -> bool:
-    """An online dossier not received within ``policy.receipt_allowance`` of working time (8 h)
-    after submission is *received late* (chậm tiếp nhận). Not yet received: judged at ``now``."""
-    until = received_at if received_at is not None else now
-    if until is None:
+    """Rule 3: an online dossier received at or after :func:`received_late_from` (or, not yet
+    received, still waiting ``now``). Counter and postal dossiers are received at the desk."""
+    if Channel(str(channel).upper()) is not Channel.ONLINE or submitted_at is None:
         return False
-    return calendar.working_time_between(submitted_at, until) > policy.receipt_allowance
+    until = received_at if received_at is not None else now
+    return until is not None and until >= received_late_from(submitted_at, calendar, policy)
 
 
 # -- rule 4: due time ---------------------------------------------------------------------------
@@ -406,13 +421,41 @@ def judge_outcome(
     return Outcome.ENDED_EARLY if early_margin > timedelta(0) and ahead >= early_margin else Outcome.ON_TIME
 
 
+def tracking_due(due_at: datetime | None, extended_due_at: datetime | None) -> datetime | None:
+    """Rule 6: the date a dossier is followed against (alerts, "near", "overdue now"): an apology
+    letter's new date when there is one, else the legal due time."""
+    return extended_due_at or due_at
+
+
+def judged_due(
+    due_at: datetime | None, extended_due_at: datetime | None, policy: DeadlinePolicy = DEFAULT_POLICY
+) -> datetime | None:
+    """Rule 6: the date lateness is judged against: the original one by default (policy)."""
+    if policy.extension_judged_against is ExtensionJudgement.EXTENDED:
+        return tracking_due(due_at, extended_due_at)
+    return due_at
+
+
+def near_deadline_from(
+    due_at: datetime, calendar: BusinessCalendar, threshold: timedelta = DEFAULT_POLICY.near_deadline
+) -> datetime:
+    """Rule 9: the first instant at which at most ``threshold`` of working time is left before
+    ``due_at``. The near-deadline state, and its alert, begin here. Outside office hours no working
+    time passes, so the state begins at the close of office before the last ``threshold`` of
+    working time: for a dossier due Monday 17:00 with one working day (8 h), Friday 17:00. The
+    official told then still has the whole threshold of working time to act (all of Monday), and a
+    count of "near deadline now" made on Saturday includes the dossier."""
+    return calendar.add_working_time(due_at, -threshold, earliest=True)
+
+
 def near_deadline(
     due_at: datetime | None,
     now: datetime,
     calendar: BusinessCalendar,
     threshold: timedelta = DEFAULT_POLICY.near_deadline,
 ) -> bool:
-    """Still open, not yet due, and at most ``threshold`` of working time left."""
+    """Rule 9: not yet due, and at or past :func:`near_deadline_from` (the caller checks that the
+    dossier is open and its clock running)."""
     if due_at is None or now >= due_at:
         return False
-    return calendar.working_time_between(now, due_at) <= threshold
+    return now >= near_deadline_from(due_at, calendar, threshold)

@@ -10,10 +10,25 @@ _GROUPS = ("Tết Nguyên Đán", "Quốc khánh", "Giỗ Tổ Hùng Vương")
 
 
 def fmt_dt(dt: datetime) -> str:
-    """``Mon 09/03/2026 09:00`` (local time; seconds only when there are some)."""
+    """``Mon 09/03/2026 09:00 +07:00``: the time a person reads, always in the units' local time
+    with its offset (stored times are often UTC); seconds only when there are some."""
     local = BusinessCalendar.local(dt)
     clock = f"{local:%H:%M:%S}" if local.second or local.microsecond else f"{local:%H:%M}"
-    return f"{day_name(local.date())} {clock}"
+    return f"{day_name(local.date())} {clock} {_offset(local)}"
+
+
+def fmt_span(start: datetime, end: datetime | None) -> str:
+    """``03/03 10:00–06/03 14:00 +07:00`` (local time, one offset for both ends)."""
+    a = BusinessCalendar.local(start)
+    if end is None:
+        return f"{a:%d/%m %H:%M} {_offset(a)}–"
+    b = BusinessCalendar.local(end)
+    return f"{a:%d/%m %H:%M}–{b:%d/%m %H:%M} {_offset(b)}"
+
+
+def _offset(local: datetime) -> str:
+    z = f"{local:%z}"  # +0700 (``%:z`` needs Python 3.12)
+    return f"{z[:3]}:{z[3:]}"
 
 
 def fmt_working(td: timedelta, working_day: timedelta = timedelta(hours=8)) -> str:

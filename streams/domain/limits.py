@@ -1,4 +1,4 @@
-"""Time limits of a procedure (DOMAIN.md rule 1): a value and a unit."""
+"""Time limits of a procedure (docs/domain-rules.md §1): a value and a unit."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Office hours of a unit (DOMAIN.md rule 2), as plain data.
+"""Office hours of a unit (docs/domain-rules.md §2), as plain data.
 
 Default: 07:30–11:30 and 13:00–17:00 on working days (8 working hours). Some wards also receive
 on Saturday morning: that is a per-unit setting (``saturday``), and such a Saturday then counts as

@@ -1,4 +1,4 @@
-"""The yearly override table: swapped days off and make-up working Saturdays (DOMAIN.md rule 2).
+"""The yearly override table: swapped days off and make-up working Saturdays (docs/domain-rules.md §2).
 
 Format (``data/calendar_overrides.yaml``)::
 

@@ -1,4 +1,4 @@
-"""Every **(policy)** choice of DOMAIN.md, with its default, in one place.
+"""Every **(policy)** choice of the domain rules (docs/domain-rules.md §E), with its default, in one place.
 
 The law is unclear or varies by locality on these: they are settings (see
 ``contract.settings.DomainSettings`` for their environment variables), never constants.
@@ -14,7 +14,7 @@ from streams.model import Status
 
 
 class ReceiptRule(StrEnum):
-    """When the clock starts for a dossier received at a given instant (DOMAIN.md rule 3)."""
+    """When the clock starts for a dossier received at a given instant (docs/domain-rules.md §3)."""
 
     AS_RECEIVED = "as_received"  # the received timestamp, whatever it is
     NEXT_OPENING = "next_opening"  # the timestamp if the office is open, else its next opening
@@ -22,7 +22,7 @@ class ReceiptRule(StrEnum):
 
 
 class ExtensionJudgement(StrEnum):
-    """Which date an extended dossier is judged against (DOMAIN.md rule 6)."""
+    """Which date an extended dossier is judged against (docs/domain-rules.md §6)."""
 
     ORIGINAL = "original"
     EXTENDED = "extended"
@@ -49,8 +49,9 @@ class DeadlinePolicy:
     near_deadline: timedelta = timedelta(hours=8)
     # Rule 6: an extended dossier is judged against the original date, tracked against the new one.
     extension_judged_against: ExtensionJudgement = ExtensionJudgement.ORIGINAL
-    # Rule 4, DAYS/MONTHS: False = same clock time as the receipt (DOMAIN.md default); True = the
-    # close of office of the last day (Civil Code Art. 148: a period in days ends with the day).
+    # Rule 4, DAYS/MONTHS: False = same clock time as the receipt (the default, docs/domain-rules.md
+    # §4); True = the close of office of the last day (Civil Code Art. 148: a period in days ends
+    # with the day).
     # With the default, due times are monotone in the limit by date only: 19 days landing on a
     # Saturday end at Monday's close (17:00), 21 days landing on that Monday at the receipt's
     # clock time (e.g. 07:30). True makes them monotone to the minute.

@@ -3,6 +3,13 @@
 Values are strings (the Avro map is ``string -> string``): booleans ``"true"`` / ``"false"``,
 counts in decimal, times ISO-8601 with the +07:00 offset. A source sets only what it reports:
 a missing key means "not reported", never "false" or "0".
+
+What a merge rule depends on is not here but a typed field of ``DossierEvent``: the receipt and the
+end of processing a record restates (``stated_received_at``, ``stated_ended_at``), the latest
+supplement request's dates (``stated_supplement_requested_at`` / ``_received_at``), an apology
+letter's new date (``extended_due_at``) and ``complex_case``. Records of DossierEvent version 2
+carried them here under the keys of ``streams.model.LEGACY_ATTRIBUTES``, which no normaliser
+writes any more (``DossierEvent.from_record`` still reads them into the typed fields).
 """
 
 from __future__ import annotations
@@ -16,8 +23,6 @@ HANDLING_DEPARTMENT = "handling_department"
 TRANSFER_TO = "transfer_to"  # agency a liên thông dossier went to
 CIVIL_EVENT_KIND = "civil_event_kind"  # khai_sinh, ket_hon, ...
 
-RECEIVED_AT = "received_at"  # NgayTiepNhan
-PROCESSING_ENDED_AT = "processing_ended_at"  # NgayKetThucXuLy
 RETURNED_AT = "returned_at"  # NgayTra
 
 # Decision 766 indicator 3.6: paid online, and where (portal = national payment platform, local).
@@ -31,17 +36,13 @@ DOCUMENTS_REUSED = "documents_reused"
 RESULT_FILES = "result_files"
 RESULT_FILES_SIGNED = "result_files_signed"
 
-# Supplement requests (DOMAIN.md rules 5 and 8: the clock pauses; a second request → overdue
-# in the portal's judgement). The latest request's dates.
+# Supplement requests (docs/domain-rules.md §5 and §8: the clock pauses; a second request → overdue
+# in the portal's judgement). The latest request's appointment dates (its own dates are typed).
 SUPPLEMENT_COUNT = "supplement_count"
-SUPPLEMENT_REQUESTED_AT = "supplement_requested_at"
-SUPPLEMENT_RECEIVED_AT = "supplement_received_at"
 SUPPLEMENT_PREVIOUS_DUE_AT = "supplement_previous_due_at"
 SUPPLEMENT_NEW_DUE_AT = "supplement_new_due_at"
 
-# Apology letters with a new appointment date (DOMAIN.md rule 6: judged late against the date
-# before the first letter, tracked against the newest).
+# Apology letters with a new appointment date (docs/domain-rules.md §6: judged late against the date
+# before the first letter, tracked against the newest, the typed ``extended_due_at``).
 EXTENSION_COUNT = "extension_count"
 EXTENSION_PREVIOUS_DUE_AT = "extension_previous_due_at"  # before the first letter this event knows
-EXTENSION_NEW_DUE_AT = "extension_new_due_at"  # after the latest letter
-COMPLEX_CASE = "complex_case"  # "true"/"false": the longer limit for a complex case applies

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from fastavro.validation import ValidationError, validate
@@ -26,6 +26,7 @@ _DECODE_REASONS = {
     "undecodable": "undecodable",
     "unknown_schema": "unknown_schema",
     "unexpected_record": "unknown_schema",  # another record than this source writes, e.g. misrouted
+    "trailing_bytes": "trailing_bytes",
 }
 
 
@@ -86,11 +87,20 @@ class Fields:
         return None if value is None else parse(value, name)
 
 
+# Plausible event and appointment dates: nothing dongbo handles happened before 2000 (the oldest
+# exports imported are from 2010), and no appointment is set years ahead (the longest limits are
+# months; an apology letter adds weeks): ten years is generous. A date outside is a source's bug,
+# and left in it would break the calendar arithmetic of the whole dossier (the calendar covers 1995–2199).
+EARLIEST_PLAUSIBLE = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_AHEAD = timedelta(days=10 * 366)
+
+
 def check_skew(event: DossierEvent, ingested_at: datetime, max_skew: timedelta) -> DossierEvent:
     """Event times later than arrival plus the skew are a source's clock or timezone fault.
 
     Such an event would otherwise win every "latest event" comparison for as long as the clock
-    is wrong. Appointment dates are in the future by nature and are not checked.
+    is wrong. Appointment dates are in the future by nature: they are held to a plausible window
+    instead (no earlier than 2000, no later than ten years after the event), as every time is.
     """
     limit = ingested_at + max_skew
     for name in ("occurred_at", "recorded_at"):
@@ -100,6 +110,19 @@ def check_skew(event: DossierEvent, ingested_at: datetime, max_skew: timedelta) 
                 "future_timestamp",
                 f"{event.source} {name}={value.isoformat()} is {value - ingested_at} after ingestion "
                 f"at {ingested_at.isoformat()} (allowed skew {max_skew})",
+            )
+    latest = max(ingested_at, event.occurred_at) + MAX_AHEAD
+    for f in fields(event):
+        value = getattr(event, f.name)
+        if (
+            f.name != "ingested_at"
+            and isinstance(value, datetime)
+            and not EARLIEST_PLAUSIBLE <= value <= latest
+        ):
+            raise NormaliseError(
+                "implausible_timestamp",
+                f"{event.source} {f.name}={value.isoformat()} is outside the plausible window "
+                f"{EARLIEST_PLAUSIBLE:%Y-%m-%d} – {latest:%Y-%m-%d} (ten years after the event)",
             )
     return event
 

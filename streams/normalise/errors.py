@@ -14,7 +14,9 @@ REASONS = frozenset(
         "unknown_source",  # no normaliser for this system / not a source topic
         "unknown_status",  # a status code that is not in the source's mapping
         "future_timestamp",  # an event time later than the ingestion time plus the allowed skew
-        "bad_timestamp",  # a time that does not parse in the source's format, or is implausible
+        "bad_timestamp",  # a time that does not parse in the source's format
+        "implausible_timestamp",  # a time before 2000 or years after its arrival (a source's bug)
+        "trailing_bytes",  # a valid record followed by bytes that belong to no record
     }
 )
 

@@ -1,7 +1,12 @@
-"""City one-stop system (workflow steps) → canonical events."""
+"""City one-stop system (workflow steps) → canonical events.
+
+The desk's complex-case decision and an apology letter's new appointment date are typed fields of
+the event (the merge rules depend on them); the rest go into ``attributes`` (keys in ``attrs``).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from streams.model import DossierEvent
@@ -11,14 +16,38 @@ from streams.normalise.mapping import load_mapping
 from streams.normalise.timeparse import iso_time, vn_iso
 
 SYSTEM = "onestop"
-# appointmentChange.reason → the attribute pair it fills.
-_CHANGE_KEYS = {
+APOLOGY_LETTER = "APOLOGY_LETTER"
+# appointmentChange.reason → the attributes its previous and new dates go into. An apology
+# letter's new date is the typed ``extended_due_at`` instead (docs/domain-rules.md §6).
+_CHANGE_KEYS: dict[str, tuple[str, str | None]] = {
     "SUPPLEMENT": (attrs.SUPPLEMENT_PREVIOUS_DUE_AT, attrs.SUPPLEMENT_NEW_DUE_AT),
-    "APOLOGY_LETTER": (attrs.EXTENSION_PREVIOUS_DUE_AT, attrs.EXTENSION_NEW_DUE_AT),
+    APOLOGY_LETTER: (attrs.EXTENSION_PREVIOUS_DUE_AT, None),
 }
 
 
-def _attributes(f: Fields) -> dict[str, str]:
+@dataclass(frozen=True)
+class _Change:
+    reason: str  # a key of _CHANGE_KEYS
+    previous: datetime
+    new: datetime
+
+
+def _change(f: Fields) -> _Change | None:
+    """The appointment change of this step, when its reason is one dongbo reads."""
+    change = f.optional("appointmentChange")
+    if change is None:
+        return None
+    reason = change["reason"].strip().upper()
+    if reason not in _CHANGE_KEYS:
+        return None
+    return _Change(
+        reason,
+        iso_time(change["previousDate"], "appointmentChange.previousDate"),
+        iso_time(change["newDate"], "appointmentChange.newDate"),
+    )
+
+
+def _attributes(f: Fields, change: _Change | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, name in (
         (attrs.STEP_LABEL, "stepLabel"),
@@ -27,22 +56,21 @@ def _attributes(f: Fields) -> dict[str, str]:
     ):
         if (value := f.optional(name)) is not None:
             out[key] = value
-    for key, name in ((attrs.PAID_ONLINE, "feePaidOnline"), (attrs.COMPLEX_CASE, "complexCase")):
-        if (flag := f.optional(name)) is not None:
-            out[key] = "true" if flag else "false"
-    change = f.optional("appointmentChange")
+    if (paid := f.optional("feePaidOnline")) is not None:
+        out[attrs.PAID_ONLINE] = "true" if paid else "false"
     if change is not None:
-        keys = _CHANGE_KEYS.get(change["reason"].strip().upper())
-        if keys is not None:
-            out[keys[0]] = vn_iso(iso_time(change["previousDate"], "appointmentChange.previousDate"))
-            out[keys[1]] = vn_iso(iso_time(change["newDate"], "appointmentChange.newDate"))
+        previous_key, new_key = _CHANGE_KEYS[change.reason]
+        out[previous_key] = vn_iso(change.previous)
+        if new_key is not None:
+            out[new_key] = vn_iso(change.new)
     return out
 
 
 def build(f: Fields, ingested_at: datetime) -> DossierEvent:
     codes = load_mapping(SYSTEM)
     step = f.required("stepCode")
-    attributes = _attributes(f)
+    change = _change(f)
+    attributes = _attributes(f, change)
     return DossierEvent(
         dossier_id=f.required("dossierCode"),
         source=SYSTEM,
@@ -59,6 +87,8 @@ def build(f: Fields, ingested_at: datetime) -> DossierEvent:
         due_at=f.time("appointmentDate", iso_time),
         overdue=f.optional("isOverdue"),
         applicant_ref=f.optional("applicantRef"),
+        extended_due_at=change.new if change is not None and change.reason == APOLOGY_LETTER else None,
+        complex_case=f.optional("complexCase"),
         attributes=attributes,
     )
 

@@ -12,7 +12,7 @@ from producers.adapters import build_record, encode_raw
 from producers.privacy import Pseudonymiser
 from producers.publisher import Publisher
 from schemas import codec
-from streams.model import VN_TZ, utcnow
+from streams.model import VN_TZ, DossierEvent, Status, utcnow
 from tests.integration.kafka_util import read_topic, wait_for
 
 pytestmark = pytest.mark.integration
@@ -42,8 +42,17 @@ def test_each_kind_of_bad_record_is_dead_lettered_and_good_events_still_flow(set
         "reason": "x", "detail": "x", "stage": "x", "source_topic": "x", "partition": 0, "offset": 0,
         "key": None, "value": None, "failed_at": utcnow(), "replayed": 0,
     })  # fmt: skip
+    year_2500 = portal("D-BAD-5", "b5", 2, NgayHenTra=datetime(2500, 1, 1, tzinfo=VN_TZ))
+    absurd_event = DossierEvent(
+        dossier_id="D-BAD", source="portal", source_event_id="x9", status=Status.RECEIVED, occurred_at=T0,
+        ingested_at=T0, procedure_code="1.001193", due_at=datetime(2500, 1, 1, tzinfo=VN_TZ),
+    )  # fmt: skip
     bad = {
         "undecodable": (src, b"\x00garbage bytes, not avro"),
+        "trailing_bytes": (src, encode_raw("portal", good) + b"junk"),
+        "implausible_timestamp": (src, encode_raw("portal", year_2500)),
+        # straight on the canonical topic (past the normaliser's guard): the merge rejects it
+        "merge_rejected": (names.events, codec.encode("vn.dongbo.DossierEvent", absurd_event.to_record())),
         "unknown_status": (src, encode_raw("portal", unknown_status)),
         "future_timestamp": (src, encode_raw("portal", future)),
         "unknown_schema": (src, other_schema),
@@ -66,7 +75,10 @@ def test_each_kind_of_bad_record_is_dead_lettered_and_good_events_still_flow(set
     # The normaliser's letters by reason: the merge's letter has a reason of the same name, and the
     # two stages' letters arrive in no fixed order.
     by_reason = {s.letter.reason: s.letter for s in letters if s.letter.stage == "normalise"}
-    for reason in ("undecodable", "unknown_status", "future_timestamp", "unknown_schema"):
+    for reason in (
+        "undecodable", "unknown_status", "future_timestamp", "unknown_schema", "trailing_bytes",
+        "implausible_timestamp",
+    ):  # fmt: skip
         letter = by_reason[reason]
         assert letter.source_topic == src and letter.stage == "normalise"
         assert letter.value == bad[reason][1]  # the raw bytes, kept whole
@@ -74,7 +86,11 @@ def test_each_kind_of_bad_record_is_dead_lettered_and_good_events_still_flow(set
         assert letter.detail
     # a canonical event whose body is cut short, straight on dossier.events, fails in the merge
     merged = [s.letter for s in letters if s.letter.stage == "merge"]
-    assert [(x.source_topic, x.reason) for x in merged] == [(names.events, "undecodable")]
+    assert sorted((x.source_topic, x.reason) for x in merged) == [
+        (names.events, "merge_rejected"), (names.events, "undecodable"),
+    ]  # fmt: skip
+    rejected = next(x for x in merged if x.reason == "merge_rejected")
+    assert rejected.value == bad["merge_rejected"][1] and "calendar" in rejected.detail
 
     # The good event published after all of them was processed.
     msgs = read_topic(settings, names.state, lambda m: any(x.key() == b"D-GOOD-1" for x in m), timeout=60)

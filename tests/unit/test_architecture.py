@@ -77,3 +77,21 @@ def test_no_import_circles_between_modules() -> None:
             if module.startswith(imported + ".") and graph.find_children(imported):
                 graph.remove_import(importer=module, imported=imported)
     assert _cycles(graph) == []
+
+
+def test_the_project_explains_itself() -> None:
+    # The rules the code applies are written in docs/; nothing points to a document that is not
+    # in the repository.
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True)
+    offenders = []
+    for name in tracked.stdout.splitlines():
+        path = ROOT / name
+        if name == "tests/unit/test_architecture.py":
+            continue  # this test names them
+        if path.suffix not in {".py", ".md", ".yaml", ".yml", ".avsc", ".toml"} or not path.exists():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if "DOMAIN.md" in text or "DESIGN.md" in text:
+            offenders.append(name)
+    assert offenders == [], "cite docs/domain-rules.md or docs/architecture.md instead"
+    assert (ROOT / "docs" / "domain-rules.md").exists() and (ROOT / "docs" / "architecture.md").exists()

@@ -1,4 +1,4 @@
-"""The business calendar: holidays, swaps, office hours, working-time arithmetic (DOMAIN.md rule 2)."""
+"""The business calendar: holidays, swaps, office hours, working-time arithmetic (docs/domain-rules.md §2)."""
 
 from __future__ import annotations
 
@@ -122,7 +122,11 @@ def test_next_opening(at: datetime, expected: datetime) -> None:
 @pytest.mark.parametrize(
     ("start", "delta", "expected"),
     [
-        (t(2026, 3, 9, 9), 24 * H, t(2026, 3, 12, 9)),  # DOMAIN.md: Mon 09:00 + 3 wd → Thu 09:00
+        (
+            t(2026, 3, 9, 9),
+            24 * H,
+            t(2026, 3, 12, 9),
+        ),  # docs/domain-rules.md §4: Mon 09:00 + 3 wd → Thu 09:00
         (t(2026, 3, 9, 7, 30), 8 * H, t(2026, 3, 9, 17)),  # earliest: the close, not next opening
         (t(2026, 3, 9, 11), H, t(2026, 3, 9, 13, 30)),  # across lunch
         (t(2026, 3, 13, 16), 2 * H, t(2026, 3, 16, 8, 30)),  # across the weekend

@@ -74,7 +74,7 @@ def test_deadline_open_pause() -> None:
     code, out = run(*args, "--pause", "2026-03-03T09:00/")
     assert code == 0 and "due unknown" in out and "give --now" in out
     code, out = run(*args, "--pause", "2026-03-03T09:00/", "--now", "2026-03-05T09:00")
-    assert code == 0 and "due: Wed 11/03/2026 09:00 (provisional" in out
+    assert code == 0 and "due: Wed 11/03/2026 09:00 +07:00 (provisional" in out
 
 
 @pytest.mark.parametrize(

@@ -151,3 +151,14 @@ def test_lagging_copies_of_one_pause_count_once_and_the_trusted_source_wins():
     assert [(p.start, p.end, p.source) for p in state.pauses] == [
         (T0 + timedelta(minutes=60), T0 + timedelta(minutes=120), "onestop")
     ]
+
+
+def test_times_in_texts_people_read_are_local_with_the_offset():
+    # Stored and decoded times are often UTC; a person in Da Nang reads 10:00 +07:00, not 03:00.
+    from datetime import UTC
+
+    from streams.domain.explain import fmt_dt, fmt_span
+
+    start, end = datetime(2026, 3, 3, 3, 0, tzinfo=UTC), datetime(2026, 3, 6, 7, 0, tzinfo=UTC)
+    assert fmt_dt(start) == "Tue 03/03/2026 10:00 +07:00"
+    assert fmt_span(start, end) == "03/03 10:00–06/03 14:00 +07:00"

@@ -1,4 +1,4 @@
-"""Deadline arithmetic (DOMAIN.md rules 3–7): table tests on real 2024–2027 dates, and properties."""
+"""Deadline arithmetic (docs/domain-rules.md §3–§10): table tests on real 2024–2027 dates, and properties."""
 
 from __future__ import annotations
 
@@ -19,9 +19,11 @@ from streams.domain.deadlines import (
     judge_outcome,
     merge_pauses,
     near_deadline,
+    near_deadline_from,
     overdue_now,
     pausing_statuses,
     received_late,
+    received_late_from,
     step_due_times,
 )
 from streams.domain.limits import Limit, LimitUnit
@@ -49,7 +51,7 @@ def due(received: datetime, value: float, unit: LimitUnit, **kw: object) -> date
     ("received", "value", "unit", "expected"),
     [
         # working days: n × 8 h of working time
-        (t(2026, 3, 9, 9), 3, WD, t(2026, 3, 12, 9)),  # DOMAIN.md's own example
+        (t(2026, 3, 9, 9), 3, WD, t(2026, 3, 12, 9)),  # docs/domain-rules.md §4, worked example
         (t(2026, 2, 12, 9), 3, WD, t(2026, 2, 24, 9)),  # Tết Bính Ngọ 16–20/02 skipped
         (t(2024, 2, 7, 10), 2, WD, t(2024, 2, 16, 10)),  # Tết Giáp Thìn 08–14/02 skipped
         (t(2026, 4, 29, 10), 2, WD, t(2026, 5, 5, 10)),  # 30/4 and 1/5 skipped
@@ -109,7 +111,7 @@ def test_explanation_names_the_skipped_days() -> None:
     comp = compute_due(t(2026, 2, 12, 9), Limit(3, WD), CAL)
     text = comp.explain()
     assert "Tết Nguyên Đán Mon 16/02–Fri 20/02/2026" in text
-    assert "weekend days skipped" in text and text.splitlines()[-1] == "due: Tue 24/02/2026 09:00"
+    assert "weekend days skipped" in text and text.splitlines()[-1] == "due: Tue 24/02/2026 09:00 +07:00"
     comp = compute_due(t(2026, 1, 9, 9), Limit(2, WD), CAL)
     assert "Sat 10/01/2026 is a make-up working day" in comp.explain()
     comp = compute_due(t(2026, 3, 3, 10), Limit(5, LimitUnit.DAYS), CAL)
@@ -156,7 +158,7 @@ def test_effective_receipt(
 def test_received_late(
     submitted: datetime, received: datetime | None, now: datetime | None, late: bool
 ) -> None:
-    assert received_late(submitted, received, CAL, now=now) is late
+    assert received_late(Channel.ONLINE, submitted, received, CAL, now=now) is late
 
 
 # -- rule 5: pauses -----------------------------------------------------------------------------
@@ -329,8 +331,8 @@ def test_due_is_monotone_in_the_limit(
     ).due_at
     assert d_lo is not None and d_hi is not None
     if unit in (LimitUnit.DAYS, LimitUnit.MONTHS) and not at_close:
-        # DOMAIN.md's default keeps the receipt's clock time but moves a day off to the *close*
-        # of the next working day: only the due *date* is monotone (see the test below)
+        # The default (docs/domain-rules.md §4) keeps the receipt's clock time but moves a day off to
+        # the *close* of the next working day: only the due *date* is monotone (see the test below)
         assert d_lo.date() <= d_hi.date()
     else:
         assert d_lo <= d_hi
@@ -404,3 +406,54 @@ def test_extension_never_changes_the_judged_date(received: datetime, n: int, min
         ext.judged_due_at() == comp.due_at
         and replace(ext, extended_due_at=None).tracking_due_at == comp.due_at
     )
+
+
+# -- one definition per rule: near deadline (§9) and received late (§3) --------------------------
+
+
+def test_near_deadline_begins_at_the_close_before_the_last_working_day() -> None:
+    # Due Monday 9 Mar 2026 17:00, one working day's threshold: the last 8 working hours are all of
+    # Monday, so the state begins at Friday's close and holds all weekend (the case where the
+    # worker used to fire only at Monday 07:30 while the state predicate said "near" since Friday).
+    due = t(2026, 3, 9, 17)
+    assert near_deadline_from(due, CAL, 8 * H) == t(2026, 3, 6, 17)
+    assert near_deadline(due, t(2026, 3, 6, 17), CAL)
+    assert near_deadline(due, t(2026, 3, 7, 10), CAL)  # Saturday: counted as near
+    assert not near_deadline(due, t(2026, 3, 6, 16, 59), CAL)
+    # Mid-day: the state begins exactly 8 working hours before (Friday 15:00 for Monday 15:00);
+    # across the lunch break, at the break's start.
+    assert near_deadline_from(t(2026, 3, 9, 15), CAL, 8 * H) == t(2026, 3, 6, 15)
+    assert near_deadline_from(t(2026, 3, 10, 13), CAL, 8 * H) == t(2026, 3, 9, 11, 30)
+
+
+def test_received_late_begins_at_the_first_working_instant_past_the_allowance() -> None:
+    # Submitted online Thursday 5 Mar 2026 17:00 (after close): the 8 h allowance is all of Friday;
+    # late from Monday's opening (plus the first microsecond of working time), not Friday 17:00.
+    submitted = t(2026, 3, 5, 17)
+    start = received_late_from(submitted, CAL)
+    assert t(2026, 3, 9, 7, 30) < start < t(2026, 3, 9, 7, 31)
+    assert not received_late(Channel.ONLINE, submitted, None, CAL, now=t(2026, 3, 8, 12))
+    assert received_late(Channel.ONLINE, submitted, None, CAL, now=start)
+    assert not received_late(Channel.COUNTER, submitted, None, CAL, now=t(2026, 3, 20))
+
+
+@given(st.sampled_from([CAL, SAT_CAL]), st.integers(0, 3 * 365 * 24 * 4), st.integers(0, 5 * 24 * 4),
+       st.integers(0, 16 * 4))  # fmt: skip
+@settings(max_examples=300, deadline=None)
+def test_near_deadline_is_the_working_time_left(
+    cal: BusinessCalendar, due_q: int, back_q: int, th_q: int
+) -> None:
+    due = t(2024, 1, 1) + due_q * timedelta(minutes=15)
+    now = due - back_q * timedelta(minutes=15)
+    threshold = th_q * timedelta(minutes=15)
+    expected = now < due and cal.working_time_between(now, due) <= threshold
+    assert near_deadline(due, now, cal, threshold) is expected
+
+
+@given(st.sampled_from([CAL, SAT_CAL]), st.integers(0, 3 * 365 * 24 * 4), st.integers(0, 5 * 24 * 4))
+@settings(max_examples=300, deadline=None)
+def test_received_late_is_more_than_the_allowance(cal: BusinessCalendar, sub_q: int, wait_q: int) -> None:
+    submitted = t(2024, 1, 1) + sub_q * timedelta(minutes=15)
+    received = submitted + wait_q * timedelta(minutes=15)
+    expected = cal.working_time_between(submitted, received) > DEFAULT_POLICY.receipt_allowance
+    assert received_late(Channel.ONLINE, submitted, received, cal) is expected

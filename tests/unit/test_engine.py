@@ -9,7 +9,7 @@ from contract.partitioning import partition_of
 from streams.agents.merge import watermark_of, watermark_record
 from streams.engine import MergeEngine
 from streams.legal import LegalRules
-from streams.merge import DEFAULT_POLICY
+from streams.merge_policy import DEFAULT_POLICY
 from streams.model import VN_TZ, Channel, DossierEvent, Status
 
 POLICY = replace(DEFAULT_POLICY, rules=LegalRules.packaged())
@@ -28,7 +28,7 @@ def received(dossier: str = D) -> DossierEvent:
 def test_a_quiet_partition_fires_its_alerts_when_the_replay_ends() -> None:
     engine = MergeEngine(POLICY, {}, lambda key: partition_of(key, 12), stream_clock=True)
     p = partition_of(D.encode(), 12)
-    [out] = engine.on_event(p, received(), RECEIVED)
+    [out] = engine.on_event(p, received(), RECEIVED).outputs
     assert out.applied and out.state.due_at == datetime(2026, 1, 13, 9, 0, tzinfo=VN_TZ)
     assert engine.advance((p + 1) % 12, datetime(2026, 2, 1, tzinfo=VN_TZ)) == []  # another partition
     fired = engine.advance(p, datetime(2026, 1, 20, tzinfo=VN_TZ))
@@ -51,3 +51,37 @@ def test_watermark_ticks_round_trip_and_junk_is_ignored() -> None:
     assert watermark_of(b"") is None and watermark_of(None) is None
     assert watermark_of(b"watermark not-a-time") is None
     assert watermark_of(b"watermark 2026-01-01T00:00:00") is None  # no offset: refused
+
+
+def test_a_date_the_calendar_cannot_count_to_rejects_the_event_and_keeps_the_table() -> None:
+    # A source's due date in year 2500 (straight on dossier.events, past the normaliser's guard):
+    # the calendar raises; the event is rejected as a value (the agent dead-letters it, stage
+    # merge) and the state stays as it was. The worker goes on with the next event.
+    table: dict[bytes, bytes] = {}
+    engine = MergeEngine(POLICY, table, lambda key: partition_of(key, 12), stream_clock=True)
+    p = partition_of(D.encode(), 12)
+    assert engine.on_event(p, received(), RECEIVED).applied
+    before = dict(table)
+    absurd = replace(received(), source="portal", source_event_id="p1", event_id="",
+                     due_at=datetime(2500, 1, 1, tzinfo=VN_TZ))  # fmt: skip
+    step = engine.on_event(p, absurd, RECEIVED + timedelta(minutes=1))
+    assert step.rejected is not None and step.rejected.reason == "merge_rejected"
+    assert "outside the calendar" in step.rejected.detail and not step.applied
+    assert table == before
+    later = replace(received(), source_event_id="2", event_id="", status=Status.IN_PROGRESS,
+                    occurred_at=RECEIVED + timedelta(hours=1))  # fmt: skip
+    assert engine.on_event(p, later, RECEIVED + timedelta(hours=1)).applied
+
+
+def test_a_bug_in_the_rules_is_not_swallowed(monkeypatch) -> None:
+    import pytest
+
+    import streams.engine as engine_module
+
+    def broken(*args, **kwargs):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(engine_module, "apply_event", broken)
+    engine = MergeEngine(POLICY, {}, lambda key: partition_of(key, 12), stream_clock=True)
+    with pytest.raises(KeyError):
+        engine.on_event(partition_of(D.encode(), 12), received(), RECEIVED)

@@ -10,7 +10,8 @@ import pytest
 from streams.domain.deadlines import compute_due
 from streams.domain.units import calendar_for
 from streams.legal import LegalRules
-from streams.merge import DEFAULT_POLICY, apply_event, evaluate
+from streams.merge import apply_event, evaluate
+from streams.merge_policy import DEFAULT_POLICY
 from streams.model import VN_TZ, Channel, DossierEvent, Outcome, Status
 from streams.timers import state_next_moment
 
@@ -245,15 +246,40 @@ def test_moments_a_later_record_states_recover_updates_every_system_lost():
     # NgayTiepNhan, the supplement list and NgayKetThucXuLy on its later records.
     start, back = RECEIVED + timedelta(hours=2), RECEIVED + timedelta(days=1)
     ready = RECEIVED + timedelta(days=3)
-    stated = {
-        "received_at": RECEIVED.isoformat(),
-        "supplement_requested_at": start.isoformat(),
-        "supplement_received_at": back.isoformat(),
-        "processing_ended_at": ready.isoformat(),
-    }
-    later = replace(ev("portal", "p9", Status.RETURNED, ready + timedelta(hours=2)), attributes=stated)
+    later = replace(
+        ev("portal", "p9", Status.RETURNED, ready + timedelta(hours=2)), stated_received_at=RECEIVED,
+        stated_supplement_requested_at=start, stated_supplement_received_at=back, stated_ended_at=ready,
+    )  # fmt: skip
     state = fold([ev("onestop", "o2", Status.IN_PROGRESS, RECEIVED + timedelta(hours=1), seq=2), later],
                  ready + timedelta(hours=3))  # fmt: skip
     assert state.received_at == RECEIVED
     assert [(p.start, p.end) for p in state.pauses] == [(start, back)]
     assert state.ended_at == ready
+
+
+def test_near_deadline_of_a_dossier_due_monday_close_fires_at_friday_close():
+    # The case where the copies of the rule disagreed: received Thursday 5 Mar 2026 07:30 at the
+    # counter, 3 working days → due Monday 9 Mar 17:00. The worker's moment, the state's alert and
+    # the domain predicate all say: near from Friday 6 Mar 17:00 (docs/domain-rules.md §9).
+    received = datetime(2026, 3, 5, 7, 30, tzinfo=VN_TZ)
+    state = fold([ev("onestop", "1", Status.RECEIVED, received)], received)
+    assert state.due_at == datetime(2026, 3, 9, 17, 0, tzinfo=VN_TZ)
+    friday_close = datetime(2026, 3, 6, 17, 0, tzinfo=VN_TZ)
+    moments = _moments(state)  # (the first is the portal's absence running out, 4 h after receipt)
+    assert friday_close in moments and datetime(2026, 3, 9, 7, 30, tzinfo=VN_TZ) not in moments
+    assert evaluate(state, friday_close - timedelta(seconds=1), POLICY).state.alerts == ()
+    assert evaluate(state, friday_close, POLICY).state.alerts == ("near_deadline",)
+
+
+def test_an_extended_dossier_turns_overdue_at_its_original_date_with_no_event():
+    # Judged against the original date, tracked against the apology letter's (§6): the index
+    # must wake the dossier when the original date passes, or its outcome stays PENDING.
+    from streams.legal import Legal, next_moments
+
+    due, extended = datetime(2026, 1, 13, 9, 0, tzinfo=VN_TZ), datetime(2026, 1, 20, 9, 0, tzinfo=VN_TZ)
+    legal = Legal(due_at=due, extended_due_at=extended, outcome=Outcome.PENDING)
+    moments = next_moments(
+        POLICY.rules, legal, unit_code="000.00.15.H17", channel=Channel.COUNTER, submitted_at=None,
+        received_at=RECEIVED, ended=False, fired=frozenset(),
+    )  # fmt: skip
+    assert due + timedelta(microseconds=1) in moments

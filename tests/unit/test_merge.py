@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import codec
-from streams.merge import apply_event, unified_status
+from streams.facts import unified_status
+from streams.merge import apply_event
 from streams.model import STAGE, VN_TZ, Channel, DossierEvent, Status
 from streams.state import DossierState
 

@@ -6,10 +6,13 @@ YAML maps are the first): changing a map means changing both, on purpose.
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import fastavro
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,7 +20,7 @@ from hypothesis import strategies as st
 from producers.adapters import ADAPTERS, build_record, dossier_key, encode_raw
 from producers.privacy import Pseudonymiser, canonical_identifier, pseudonymise
 from schemas import codec
-from streams.model import VN_TZ, Channel, DossierEvent, Status, event_id_for
+from streams.model import LEGACY_ATTRIBUTES, VN_TZ, Channel, DossierEvent, Status, event_id_for
 from streams.normalise import (
     DEFAULT_MAX_SKEW,
     NORMALISERS,
@@ -225,6 +228,15 @@ def run(system: str, **kw: Any) -> DossierEvent:
     return normalise(system, raw_bytes(system, **kw), INGESTED)
 
 
+def encode_version_2(record: dict[str, Any]) -> bytes:
+    """A canonical event as a producer of DossierEvent version 2 framed it (attributes only)."""
+    old = codec._load(codec.AVRO_DIR / "versions" / "2" / "vn.dongbo.DossierEvent.avsc")
+    out = io.BytesIO()
+    out.write(codec.MARKER + old.fingerprint)
+    fastavro.schemaless_writer(out, old.parsed, record)
+    return out.getvalue()
+
+
 def reason_of(system: str, raw: Any, ingested: datetime = INGESTED, **kw: Any) -> str:
     with pytest.raises(NormaliseError) as info:
         normalise(system, raw, ingested, **kw)
@@ -391,8 +403,6 @@ def test_portal_event_carries_everything_the_indicators_need() -> None:
     assert event.attributes == {
         attrs.PROCEDURE_NAME: "Đăng ký khai sinh",
         attrs.FIELD_CODE: "G09-TP01",
-        attrs.RECEIVED_AT: "2025-11-25T09:15:00+07:00",
-        attrs.PROCESSING_ENDED_AT: "2025-11-25T09:15:00+07:00",
         attrs.PAID_ONLINE: "true",
         attrs.PAYMENT_GATEWAY: "local",
         attrs.DOCUMENTS_TOTAL: "3",
@@ -401,14 +411,53 @@ def test_portal_event_carries_everything_the_indicators_need() -> None:
         attrs.RESULT_FILES: "1",
         attrs.RESULT_FILES_SIGNED: "1",
         attrs.SUPPLEMENT_COUNT: "2",
-        attrs.SUPPLEMENT_REQUESTED_AT: "2025-11-21T10:00:00+07:00",
-        attrs.SUPPLEMENT_RECEIVED_AT: "2025-11-22T08:00:00+07:00",
         attrs.SUPPLEMENT_PREVIOUS_DUE_AT: "2025-11-23T17:00:00+07:00",
         attrs.SUPPLEMENT_NEW_DUE_AT: "2025-11-26T17:00:00+07:00",
         attrs.EXTENSION_COUNT: "2",
         attrs.EXTENSION_PREVIOUS_DUE_AT: "2025-11-26T17:00:00+07:00",
-        attrs.EXTENSION_NEW_DUE_AT: "2025-11-28T17:00:00+07:00",
     }
+    # What the merge rules depend on is typed: the receipt and end restated, the latest supplement
+    # request's dates, the latest apology letter's new date.
+    assert event.stated_received_at == T0 and event.stated_ended_at == T0
+    assert event.stated_supplement_requested_at == datetime(2025, 11, 21, 10, 0, tzinfo=VN_TZ)
+    assert event.stated_supplement_received_at == datetime(2025, 11, 22, 8, 0, tzinfo=VN_TZ)
+    assert event.extended_due_at == datetime(2025, 11, 28, 17, 0, tzinfo=VN_TZ)
+    assert event.complex_case is None  # the portal does not say
+
+
+def test_portal_states_only_what_it_has() -> None:
+    event = run("portal", NgayTiepNhan=None, DanhSachHoSoBoSung=[{"NgayYeuCau": "20251121100000"}])
+    assert event.stated_received_at is None and event.stated_ended_at is None
+    assert event.stated_supplement_requested_at == datetime(2025, 11, 21, 10, 0, tzinfo=VN_TZ)
+    assert event.stated_supplement_received_at is None and event.extended_due_at is None
+
+
+def test_a_bad_stated_portal_date_is_bad_timestamp_not_dropped() -> None:
+    bad = {"NgayYeuCau": "2025-11-21"}
+    assert reason_of("portal", raw_bytes("portal", DanhSachHoSoBoSung=[bad])) == "bad_timestamp"
+    assert reason_of("portal", raw_bytes("portal", NgayKetThucXuLy="yesterday")) == "bad_timestamp"
+
+
+@pytest.mark.parametrize("system", SOURCES)
+def test_no_normaliser_writes_the_legacy_attributes(system: str) -> None:
+    extra: dict[str, Any] = {}
+    if system == "portal":
+        extra = {
+            "NgayKetThucXuLy": T0,
+            "DanhSachHoSoBoSung": [{"NgayYeuCau": "20251121100000", "NgayTiepNhanBoSung": "20251122080000"}],
+            "DanhSachPhieuXinLoi": [
+                {
+                    "NgayXinLoi": "20251124100000",
+                    "NgayHenTraTruoc": "20251126170000",
+                    "NgayHenTraMoi": "20251127170000",
+                }
+            ],
+        }
+    elif system == "onestop":
+        change = {"reason": "APOLOGY_LETTER", "previousDate": T0, "newDate": "2025-11-28T17:00:00+07:00"}
+        extra = {"complexCase": True, "appointmentChange": change}
+    event = run(system, **extra)
+    assert set(event.attributes) & set(LEGACY_ATTRIBUTES) == set()
 
 
 def test_portal_not_paid_online_says_so() -> None:
@@ -418,19 +467,30 @@ def test_portal_not_paid_online_says_so() -> None:
         assert attrs.PAYMENT_GATEWAY not in event.attributes
 
 
-@pytest.mark.parametrize(
-    ("reason", "previous_key", "new_key"),
-    [
-        ("SUPPLEMENT", attrs.SUPPLEMENT_PREVIOUS_DUE_AT, attrs.SUPPLEMENT_NEW_DUE_AT),
-        ("APOLOGY_LETTER", attrs.EXTENSION_PREVIOUS_DUE_AT, attrs.EXTENSION_NEW_DUE_AT),
-    ],
-)
-def test_onestop_appointment_change(reason: str, previous_key: str, new_key: str) -> None:
-    change = {"reason": reason, "previousDate": T0, "newDate": "2025-11-28T17:00:00+07:00"}
+def test_onestop_supplement_appointment_change() -> None:
+    change = {"reason": "SUPPLEMENT", "previousDate": T0, "newDate": "2025-11-28T17:00:00+07:00"}
     event = run("onestop", status="DEPT_PROCESSING", appointmentChange=change, feePaidOnline=True)
-    assert event.attributes[previous_key] == "2025-11-25T09:15:00+07:00"
-    assert event.attributes[new_key] == "2025-11-28T17:00:00+07:00"
+    assert event.attributes[attrs.SUPPLEMENT_PREVIOUS_DUE_AT] == "2025-11-25T09:15:00+07:00"
+    assert event.attributes[attrs.SUPPLEMENT_NEW_DUE_AT] == "2025-11-28T17:00:00+07:00"
     assert event.attributes[attrs.PAID_ONLINE] == "true"
+    assert event.extended_due_at is None, "a supplement's new date is no apology letter's"
+
+
+def test_onestop_apology_letter_new_date_is_typed() -> None:
+    change = {"reason": "apology_letter ", "previousDate": T0, "newDate": "2025-11-28T17:00:00+07:00"}
+    event = run("onestop", status="DEPT_PROCESSING", appointmentChange=change)
+    assert event.attributes[attrs.EXTENSION_PREVIOUS_DUE_AT] == "2025-11-25T09:15:00+07:00"
+    assert event.extended_due_at == datetime(2025, 11, 28, 17, 0, tzinfo=VN_TZ)
+    other = run("onestop", appointmentChange={**change, "reason": "OTHER"})
+    assert other.extended_due_at is None and attrs.EXTENSION_PREVIOUS_DUE_AT not in other.attributes
+    bad = {**change, "newDate": "28/11/2025"}
+    assert reason_of("onestop", raw_bytes("onestop", appointmentChange=bad)) == "bad_timestamp"
+
+
+@pytest.mark.parametrize("flag", [True, False, None])
+def test_onestop_complex_case_is_typed(flag: bool | None) -> None:
+    event = run("onestop", complexCase=flag)
+    assert event.complex_case is flag
 
 
 def test_onestop_fields() -> None:
@@ -452,6 +512,7 @@ def test_onestop_fields() -> None:
         attrs.HANDLING_DEPARTMENT: "PTNMT",
         attrs.STEP_LABEL: "Chuyển Sở TN&MT",
     }
+    assert (event.extended_due_at, event.complex_case, event.stated_received_at) == (None, None, None)
 
 
 @pytest.mark.parametrize(
@@ -501,6 +562,17 @@ def test_imported_canonical_events_get_a_fresh_ingestion_time_and_their_determin
     out = normalise("import", codec.encode("vn.dongbo.DossierEvent", event.to_record()), INGESTED)
     assert out.ingested_at == INGESTED and out.event_id == event_id_for("portal", "xes-17")
     assert (out.dossier_id, out.status, out.occurred_at) == (DOSSIER, S.RECEIVED, T0)
+
+
+def test_an_imported_record_of_version_2_has_its_legacy_attributes_read_into_the_typed_fields() -> None:
+    # File imports published before the typed fields stated these moments as attribute strings.
+    event = DossierEvent(DOSSIER, "portal", "csv-2", S.IN_PROGRESS, occurred_at=T0, ingested_at=T0)
+    legacy = {"received_at": "2025-11-25T09:15:00+07:00", "complex_case": "true", "step_label": "x"}
+    record = {k: v for k, v in event.to_record().items() if k not in LEGACY_ATTRIBUTES.values()}
+    out = normalise("import", encode_version_2(record | {"attributes": legacy}), INGESTED)
+    assert (out.stated_received_at, out.complex_case, out.attributes) == (T0, True, {"step_label": "x"})
+    malformed = record | {"attributes": {"extension_new_due_at": "28/11/2025"}}
+    assert reason_of("import", encode_version_2(malformed)) == "bad_timestamp"
 
 
 def test_an_imported_dict_with_a_naive_time_is_bad_timestamp() -> None:
@@ -616,6 +688,23 @@ def test_bad_timestamp() -> None:
     assert reason_of("portal", raw_bytes("portal", DanhSachHoSoBoSung=supplement)) == "bad_timestamp"
 
 
+def test_implausible_timestamp() -> None:
+    # A due date in year 2500 (the calendar cannot count to it) or an event before 2000.
+    far = datetime(2500, 1, 1, tzinfo=VN_TZ)
+    assert reason_of("portal", raw_bytes("portal", NgayHenTra=far)) == "implausible_timestamp"
+    from streams.normalise.base import check_skew
+
+    ancient = normalise("portal", raw_bytes("portal"), T0)
+    ancient = dataclasses.replace(ancient, occurred_at=datetime(1999, 12, 31, tzinfo=VN_TZ))
+    with pytest.raises(NormaliseError, match="implausible_timestamp"):
+        check_skew(ancient, T0, DEFAULT_MAX_SKEW)
+
+
+def test_trailing_bytes() -> None:
+    # A valid record followed by junk is not silently accepted.
+    assert reason_of("portal", raw_bytes("portal") + b"junk") == "trailing_bytes"
+
+
 def test_every_reason_is_tested_above() -> None:
     assert {
         "undecodable",
@@ -625,6 +714,8 @@ def test_every_reason_is_tested_above() -> None:
         "unknown_status",
         "future_timestamp",
         "bad_timestamp",
+        "implausible_timestamp",
+        "trailing_bytes",
     } == REASONS
     with pytest.raises(ValueError, match="reason"):
         NormaliseError("oops", "not a reason")
@@ -724,7 +815,10 @@ def test_dossier_key(system: str) -> None:
 # --- round trips: adapter → bytes → normalise -------------------------------------------------------
 
 moments = st.datetimes(
-    min_value=datetime(2020, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.sampled_from([UTC, VN_TZ])
+    # Within the plausible window of each other (the normaliser rejects dates ten years apart).
+    min_value=datetime(2020, 1, 1),
+    max_value=datetime(2028, 12, 31),
+    timezones=st.sampled_from([UTC, VN_TZ]),
 ).map(lambda dt: dt.replace(microsecond=0))
 dossier_codes = st.from_regex(r"[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.H[0-9]{2}-[0-9]{6}-[0-9]{4}", fullmatch=True)
 event_ids = st.text("abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=24)

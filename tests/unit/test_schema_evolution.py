@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -212,3 +213,129 @@ def test_samples_cover_every_enum_symbol_and_union_branch() -> None:
 def test_samples_are_deterministic() -> None:
     schema = _current("vn.dongbo.src.portal.HoSoEvent")
     assert list(compat.samples(schema)) == list(compat.samples(schema))
+
+
+# --- DossierEvent version 2: the typed moments were attribute strings --------------------------------
+
+VN = timezone(timedelta(hours=7))
+RECEIVED = datetime(2025, 11, 25, 9, 15, tzinfo=VN)
+TYPED = {
+    "stated_received_at": RECEIVED,
+    "stated_ended_at": RECEIVED + timedelta(days=3),
+    "stated_supplement_requested_at": RECEIVED + timedelta(hours=2),
+    "stated_supplement_received_at": RECEIVED + timedelta(days=1),
+    "extended_due_at": RECEIVED + timedelta(days=5),
+    "complex_case": True,
+}
+LEGACY = {
+    "received_at": "2025-11-25T09:15:00+07:00",
+    "processing_ended_at": "2025-11-28T09:15:00+07:00",
+    "supplement_requested_at": "2025-11-25T11:15:00+07:00",
+    "supplement_received_at": "2025-11-26T09:15:00+07:00",
+    "extension_new_due_at": "2025-11-30T09:15:00+07:00",
+    "complex_case": "true",
+}
+VERSION_2 = AVRO_DIR / "versions" / "2" / "vn.dongbo.DossierEvent.avsc"
+
+
+def _event(**typed: Any) -> Any:
+    from streams.model import DossierEvent, Status
+
+    return DossierEvent(
+        dossier_id="000.00.15.H17-251125-0001", source="portal", source_event_id="ps-9",
+        status=Status.RETURNED, occurred_at=RECEIVED + timedelta(days=3, hours=2),
+        ingested_at=RECEIVED + timedelta(days=3, hours=2, seconds=5), procedure_code="1.001193",
+        attributes={"documents_total": "3"}, **typed,
+    )  # fmt: skip
+
+
+def _written_by_version_2(attributes: dict[str, str]) -> bytes:
+    """A DossierEvent as a producer of version 2 wrote it: no typed fields, only attributes."""
+    old = codec._load(VERSION_2)
+    names = {f["name"] for f in old.parsed["fields"]}
+    record = {k: v for k, v in _event().to_record().items() if k in names}
+    buf = io.BytesIO()
+    buf.write(codec.MARKER + old.fingerprint)
+    record["attributes"] = {**record["attributes"], **attributes}
+    fastavro.schemaless_writer(buf, old.parsed, record)
+    return buf.getvalue()
+
+
+def test_the_legacy_attribute_keys_are_the_typed_fields_of_the_schema() -> None:
+    from streams.model import LEGACY_ATTRIBUTES
+
+    assert set(LEGACY) == set(LEGACY_ATTRIBUTES) and set(TYPED) == set(LEGACY_ATTRIBUTES.values())
+    current = {f["name"]: f for f in codec.current("vn.dongbo.DossierEvent").parsed["fields"]}
+    retired = {f["name"] for f in codec._load(VERSION_2).parsed["fields"]}
+    assert set(current) - retired == set(TYPED)
+    for name in TYPED:
+        assert current[name]["default"] is None and current[name]["doc"].strip()
+
+
+def test_a_version_2_record_with_legacy_attributes_reads_as_the_typed_event() -> None:
+    from streams.model import DossierEvent
+
+    old = DossierEvent.from_record(codec.decode("vn.dongbo.DossierEvent", _written_by_version_2(LEGACY)))
+    data = codec.encode("vn.dongbo.DossierEvent", _event(**TYPED).to_record())
+    new = DossierEvent.from_record(codec.decode("vn.dongbo.DossierEvent", data))
+    assert old == new == _event(**TYPED)
+    assert old.attributes == {"documents_total": "3"}, "the legacy keys leave the attributes"
+    # And it is merged the same: the history entry is built from the typed fields alone.
+    from streams.state import HistoryEntry
+
+    assert HistoryEntry.of_event(old) == HistoryEntry.of_event(new)
+    entry = HistoryEntry.of_event(old)
+    assert (entry.stated_pause_start, entry.stated_pause_end) == (
+        TYPED["stated_supplement_requested_at"], TYPED["stated_supplement_received_at"],
+    )  # fmt: skip
+
+
+def test_a_version_2_record_without_them_reads_with_the_typed_fields_null() -> None:
+    from streams.model import DossierEvent
+
+    event = DossierEvent.from_record(codec.decode("vn.dongbo.DossierEvent", _written_by_version_2({})))
+    assert event == _event()
+    assert all(getattr(event, name) is None for name in TYPED)
+
+
+def test_a_typed_field_wins_over_its_legacy_attribute() -> None:
+    from streams.model import DossierEvent
+
+    later = LEGACY["processing_ended_at"]
+    record = {**_event(stated_received_at=RECEIVED).to_record(), "attributes": {"received_at": later}}
+    event = DossierEvent.from_record(record)
+    assert event.stated_received_at == RECEIVED and event.attributes == {}
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("received_at", "25/11/2025 09:15:00"),
+        ("processing_ended_at", "2025-11-28T09:15:00"),  # no offset
+        ("supplement_requested_at", ""),
+        ("supplement_received_at", "yesterday"),
+        ("extension_new_due_at", "2025-13-01T00:00:00+07:00"),
+        ("complex_case", "yes"),
+        ("complex_case", ""),
+    ],
+)
+def test_a_malformed_legacy_attribute_is_dead_lettered_not_dropped(key: str, value: str) -> None:
+    from streams.agents.merge import Rejected, decode_event
+    from streams.model import DossierEvent
+
+    data = _written_by_version_2({key: value})
+    with pytest.raises(ValueError, match=key):
+        DossierEvent.from_record(codec.decode("vn.dongbo.DossierEvent", data))
+    rejected = decode_event(b"000.00.15.H17-251125-0001", data)
+    assert isinstance(rejected, Rejected) and key in rejected.detail
+    # Even beside a typed value that would win, a malformed legacy value is not silently dropped.
+    record = {**_event(**TYPED).to_record(), "attributes": {key: value}}
+    with pytest.raises(ValueError, match=key):
+        DossierEvent.from_record(record)
+
+
+def test_stated_times_must_carry_their_offset() -> None:
+    for name in TYPED:
+        if name != "complex_case":
+            with pytest.raises(ValueError, match=name):
+                _event(**{name: datetime(2025, 11, 25, 9, 15)})

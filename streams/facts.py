@@ -1,0 +1,243 @@
+"""What a dossier's history says, computed once per derive: the first step of the merge pipeline.
+
+Facts are read from the event history, every source side by side: each source's view, the
+receipt, the end, the pauses, the channel, unit and procedure (from the most trusted source that
+says them), an apology letter's date, the complex-case decision when a source states it, and the
+dates each system computed over time. A skewed source clock is corrected here, once, so every
+later step sees the real moments. No legal rule runs here (``streams.derive`` applies them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from streams.clockskew import clock_offsets
+from streams.domain.catalogue import ProcedureVersion
+from streams.merge_policy import DEFAULT_POLICY, MergePolicy
+from streams.model import ENDING, STAGE, Channel, Status
+from streams.pauses import derive_pauses
+from streams.state import HistoryEntry, Pause, SourceView
+
+T = TypeVar("T")
+# Each system's computed due dates over time: (when it said it, the date).
+Reports = dict[str, list[tuple[datetime, datetime]]]
+
+
+@dataclass(frozen=True)
+class DossierFacts:
+    history: tuple[HistoryEntry, ...]  # as stored (raw clocks), event-time order
+    timeline: tuple[HistoryEntry, ...]  # skewed clocks read corrected, event-time order
+    grouped: dict[str, list[HistoryEntry]]  # the timeline by source, each in its own order
+    skews: dict[str, timedelta]  # sources whose clock is off, by how much
+    sources: dict[str, SourceView]
+    first_seen: dict[str, datetime]  # each source's first event time (presence)
+    status: Status | None
+    procedure_code: str | None
+    unit_code: str | None
+    channel: Channel
+    submitted_at: datetime | None
+    received_at: datetime | None
+    ended_at: datetime | None
+    version: ProcedureVersion | None  # the catalogue version in force at the receipt
+    pauses: tuple[Pause, ...]
+    letters: dict[str, datetime]  # each system's latest apology-letter date
+    extended_due_at: datetime | None  # the most trusted source's letter date
+    said_complex: bool | None  # a source states the complex-case decision (None: none says)
+    reports: Reports  # dates each system computed before the first apology letter
+
+
+def gather(history: Iterable[HistoryEntry], policy: MergePolicy) -> DossierFacts:
+    ordered = tuple(sorted(history, key=HistoryEntry.order_key))
+    grouped = by_source(ordered)
+    # Read a skewed system's times shifted back to the real moments; the stored history stays raw.
+    skews = clock_offsets(grouped, policy.source_priority)
+    timeline = ordered
+    if skews:
+        timeline = tuple(sorted(
+            (_shifted(e, skews[e.source]) if e.source in skews else e for e in ordered),
+            key=HistoryEntry.order_key,
+        ))  # fmt: skip
+        grouped = by_source(timeline)
+    received_at = receipt_time(grouped, policy) or _stated(timeline, policy)
+    ended_at = _first_time(timeline, ENDING) or _first_time(timeline, {Status.RETURNED})
+    stated_end = min((e.stated_ended_at for e in timeline if e.stated_ended_at is not None), default=None)
+    if stated_end is not None and (ended_at is None or stated_end < ended_at):
+        ended_at = stated_end  # the "result ready" update was lost, a later record states it
+    channel = _preferred(timeline, lambda e: e.channel if e.channel is not Channel.UNKNOWN else None, policy)
+    procedure_code = _preferred(timeline, lambda e: e.procedure_code, policy)
+    rules = policy.rules
+    version = rules.version(procedure_code, received_at) if rules else None
+    pausing = rules.pausing(version) if rules else policy.pausing
+    pauses = _with_stated_pauses(derive_pauses(grouped, pausing, policy.source_priority), timeline, pausing)
+    # After an apology letter a source shows the letter's date, a decision, on every update: the
+    # dates it computed are those before the first letter.
+    letter_at = min((e.occurred_at for e in timeline if e.extended_due_at is not None), default=None)
+    reports = {
+        name: [
+            (e.occurred_at, e.due_at)
+            for e in entries
+            if e.due_at is not None and (letter_at is None or e.occurred_at < letter_at)
+        ]
+        for name, entries in grouped.items()
+    }
+    letters = {n: d for n, d in ((n, _last_letter(es)) for n, es in grouped.items()) if d is not None}
+    return DossierFacts(
+        history=ordered,
+        timeline=timeline,
+        grouped=grouped,
+        skews=skews,
+        sources=source_views(grouped),
+        first_seen={s: min(e.occurred_at for e in entries) for s, entries in grouped.items()},
+        status=unified_status(timeline, policy),
+        procedure_code=procedure_code,
+        unit_code=_preferred(timeline, lambda e: e.unit_code, policy),
+        channel=channel if channel is not None else Channel.UNKNOWN,
+        submitted_at=_first_time(timeline, {Status.SUBMITTED}),
+        received_at=received_at,
+        ended_at=ended_at,
+        version=version,
+        pauses=pauses,
+        letters=letters,
+        extended_due_at=_preferred(timeline, lambda e: e.extended_due_at, policy),
+        said_complex=_preferred(timeline, lambda e: e.complex_case, policy),
+        reports=reports,
+    )
+
+
+def _source_order(entries: Sequence[HistoryEntry]) -> list[HistoryEntry]:
+    """A source's own order: its sequence numbers when it has them (robust to its clock), else time."""
+    if all(e.seq is not None for e in entries):
+        return sorted(entries, key=lambda e: (e.seq, e.occurred_at, e.event_id))
+    return sorted(entries, key=HistoryEntry.order_key)
+
+
+def by_source(history: Iterable[HistoryEntry]) -> dict[str, list[HistoryEntry]]:
+    """Each source's entries in that source's own order."""
+    grouped: dict[str, list[HistoryEntry]] = {}
+    for e in history:
+        grouped.setdefault(e.source, []).append(e)
+    return {source: _source_order(entries) for source, entries in grouped.items()}
+
+
+def source_views(grouped: dict[str, list[HistoryEntry]]) -> dict[str, SourceView]:
+    """Each source's view from its entries in its own order (``by_source``)."""
+    views = {}
+    for source, entries in grouped.items():
+        last = entries[-1]
+        views[source] = SourceView(
+            source=source,
+            status=last.status,
+            source_status=last.source_status,
+            last_occurred_at=last.occurred_at,
+            last_seen_at=max(e.ingested_at for e in entries),
+            last_seq=last.seq,
+            due_at=next((e.due_at for e in reversed(entries) if e.due_at is not None), None),
+            overdue=next((e.overdue for e in reversed(entries) if e.overdue is not None), None),
+            events=len(entries),
+            unit_code=next((e.unit_code for e in reversed(entries) if e.unit_code), None),
+        )
+    return views
+
+
+def unified_status(history: Sequence[HistoryEntry], policy: MergePolicy = DEFAULT_POLICY) -> Status | None:
+    """The furthest stage any source has reached; within it, the authoritative source's latest word."""
+    if not history:
+        return None
+    top = max(STAGE[e.status] for e in history)
+    candidates = [e for e in history if STAGE[e.status] == top]
+    for source in policy.stage_authority.get(top, ()):
+        own = [e for e in candidates if e.source == source]
+        if own:
+            candidates = own
+            break
+    if top == STAGE[Status.REJECTED]:
+        # Terminal exits: the first one ends the dossier (a second, different one is a conflict).
+        return min(candidates, key=HistoryEntry.order_key).status
+    return max(candidates, key=HistoryEntry.order_key).status
+
+
+def receipt_time(grouped: dict[str, list[HistoryEntry]], policy: MergePolicy) -> datetime | None:
+    """When the dossier was received: each source's first RECEIVED time, and their median.
+
+    A system whose clock is off reports every time shifted; with three or more systems the
+    median outvotes it. With two that disagree, nothing says which clock is right: the most
+    trusted source's time is kept (the one-stop desk).
+    """
+    times = sorted(
+        (min(e.occurred_at for e in entries if e.status == Status.RECEIVED), policy.rank(source))
+        for source, entries in grouped.items()
+        if any(e.status == Status.RECEIVED for e in entries)
+    )
+    if not times:
+        return None
+    if len(times) >= 3:
+        return times[len(times) // 2][0]
+    return min(times, key=lambda t: t[1])[0]
+
+
+def _first_time(
+    history: Sequence[HistoryEntry], statuses: frozenset[Status] | set[Status]
+) -> datetime | None:
+    times = [e.occurred_at for e in history if e.status in statuses]
+    return min(times) if times else None
+
+
+def _preferred(
+    history: Sequence[HistoryEntry], get: Callable[[HistoryEntry], T | None], policy: MergePolicy
+) -> T | None:
+    """A value from the most trusted source that reports it (that source's latest report)."""
+    best: tuple[int, int] | None = None
+    value: T | None = None
+    for i, e in enumerate(history):
+        v = get(e)
+        if v is None:
+            continue
+        key = (-policy.rank(e.source), i)
+        if best is None or key > best:
+            best, value = key, v
+    return value
+
+
+def _last_letter(entries: Sequence[HistoryEntry]) -> datetime | None:
+    return next((e.extended_due_at for e in reversed(entries) if e.extended_due_at is not None), None)
+
+
+def _shifted(e: HistoryEntry, skew: timedelta) -> HistoryEntry:
+    """An entry of a skewed source, every moment it states read on the real clock."""
+
+    def back(t: datetime | None) -> datetime | None:
+        return t - skew if t is not None else None
+
+    return replace(
+        e, occurred_at=e.occurred_at - skew, stated_received_at=back(e.stated_received_at),
+        stated_pause_start=back(e.stated_pause_start), stated_pause_end=back(e.stated_pause_end),
+        stated_ended_at=back(e.stated_ended_at),
+    )  # fmt: skip
+
+
+def _stated(timeline: Sequence[HistoryEntry], policy: MergePolicy) -> datetime | None:
+    """A receipt only stated in records (its own update lost everywhere), from the most trusted."""
+    found = [(policy.rank(e.source), e.stated_received_at) for e in timeline if e.stated_received_at]
+    return min(found, key=lambda f: f[0])[1] if found else None
+
+
+def _with_stated_pauses(
+    pauses: list[Pause], timeline: Sequence[HistoryEntry], pausing: frozenset[Status]
+) -> tuple[Pause, ...]:
+    """Supplement pauses a record states that no status update showed (every system lost it)."""
+    if Status.SUPPLEMENT_REQUESTED not in pausing:
+        return tuple(pauses)
+    out = list(pauses)
+    for e in timeline:
+        start, end = e.stated_pause_start, e.stated_pause_end
+        if start is None:
+            continue
+        if not any(p.start <= (end or start) and (p.end is None or start <= p.end) for p in out):
+            out.append(Pause(start, end, "supplement", e.source))
+        elif end is not None:
+            # The same pause, open in the status updates, but this record states its end.
+            out = [replace(p, end=end) if p.start == start and p.end is None else p for p in out]
+    return tuple(sorted(out, key=lambda p: p.start))

@@ -1,0 +1,36 @@
+"""How the merge weighs its sources: trust order, who has the last word in a stage, conflict
+tolerances, and the legal rules it applies. Plain data; built from settings by
+``streams.configured``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from streams.conflicts import ConflictPolicy
+from streams.legal import LegalRules
+from streams.model import Status
+from streams.pauses import DEFAULT_PAUSING
+
+# Which system is trusted first for a dossier's attributes and, within a stage, its status.
+# The city one-stop system is where dossiers are received and processed; the national portal
+# mirrors it; ministry systems own their specialised steps (docs/domain-rules.md §11).
+DEFAULT_PRIORITY = ("onestop", "portal", "civil", "land", "business", "import")
+
+
+@dataclass(frozen=True)
+class MergePolicy:
+    source_priority: tuple[str, ...] = DEFAULT_PRIORITY
+    # stage -> sources whose word wins within that stage, in order (others only when these are silent)
+    stage_authority: dict[int, tuple[str, ...]] = field(default_factory=lambda: {2: ("onestop",)})
+    conflicts: ConflictPolicy = field(default_factory=ConflictPolicy)
+    pausing: frozenset[Status] = DEFAULT_PAUSING  # when there are no legal rules
+    rules: LegalRules | None = None  # None: no legal due times (tests of the merge alone)
+
+    def rank(self, source: str) -> int:
+        try:
+            return self.source_priority.index(source)
+        except ValueError:
+            return len(self.source_priority)
+
+
+DEFAULT_POLICY = MergePolicy()
