@@ -233,8 +233,8 @@ def _with_stated_pauses(
     out = list(pauses)
     for e in timeline:
         start, end = e.stated_pause_start, e.stated_pause_end
-        if start is None:
-            continue
+        if start is None or (end is not None and end < start):
+            continue  # a supplement "answered before it was asked" states nothing usable
         if not any(p.start <= (end or start) and (p.end is None or start <= p.end) for p in out):
             out.append(Pause(start, end, "supplement", e.source))
         elif end is not None:

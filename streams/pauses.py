@@ -29,11 +29,12 @@ def pauses_of_source(entries: Sequence[HistoryEntry], pausing: frozenset[Status]
     open_start: HistoryEntry | None = None
     for e in entries:
         if open_start is not None and e.status != open_start.status:
-            out.append(
-                Pause(
-                    open_start.occurred_at, e.occurred_at, REASONS.get(open_start.status, "pause"), e.source
-                )
-            )
+            # A source whose numbering contradicts its clock shows a pause ending before it
+            # starts: its length is unknowable, so it is not counted (rather than stop the clock
+            # backwards, which the deadline arithmetic rightly refuses).
+            if e.occurred_at >= open_start.occurred_at:
+                reason = REASONS.get(open_start.status, "pause")
+                out.append(Pause(open_start.occurred_at, e.occurred_at, reason, e.source))
             open_start = None
         if open_start is None and e.status in pausing:
             open_start = e

@@ -73,21 +73,24 @@ def day_name(d: date) -> str:
     return f"{_WEEKDAY_EN[d.weekday()]} {d:%d/%m/%Y}"
 
 
-BLOCK_GAP_DAYS = 3  # Friday to Monday: days off this close belong to one holiday period
-
-
 def holiday_blocks(days: Iterable[date]) -> list[tuple[date, ...]]:
     """Days off grouped into holiday periods (Tết, 30/4–1/5, Quốc khánh with its swapped day).
 
     A calendar goes wrong a period at a time: a decree or a lunar date that never reached it, not
-    one day in the middle of Tết. Days at most ``BLOCK_GAP_DAYS`` apart are one period."""
+    one day in the middle of Tết. Days off with only a weekend between them (Friday and Monday)
+    are one period; a weekday between them separates two (Hùng Kings observed on Monday 27/4
+    and 30/4–1/5 are two decrees' worth of days, not one)."""
     blocks: list[list[date]] = []
     for d in sorted(set(days)):
-        if blocks and (d - blocks[-1][-1]).days <= BLOCK_GAP_DAYS:
+        if blocks and _only_weekend_between(blocks[-1][-1], d):
             blocks[-1].append(d)
         else:
             blocks.append([d])
     return [tuple(b) for b in blocks]
+
+
+def _only_weekend_between(a: date, b: date) -> bool:
+    return all((a + timedelta(days=i)).weekday() >= 5 for i in range(1, (b - a).days))
 
 
 @lru_cache(maxsize=256)

@@ -174,11 +174,6 @@ def test_every_hypothesis_names_exactly_the_days_its_calendar_counts_differently
     assert all(date(2026, 4, 26) not in s for s in seen)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="holiday_blocks joins Mon 27/04 (Hùng Kings, observed) and Thu 30/04 (three days apart, with "
-    "two working days between) into one period, so 30/4–1/5 alone is no hypothesis",
-)
 def test_30_april_1_may_is_a_period_of_its_own():
     # A calendar that has the lunar Hùng Kings day but lacks 30/4–1/5. Received Fri 24 Apr 09:00:
     # legal Tue 28, Wed 29, Mon 4 May 09:00; the source: Tue 28, Wed 29, Thu 30 Apr 09:00.
