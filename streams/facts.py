@@ -53,7 +53,7 @@ def gather(history: Iterable[HistoryEntry], policy: MergePolicy) -> DossierFacts
     ordered = tuple(sorted(history, key=HistoryEntry.order_key))
     grouped = by_source(ordered)
     # Read a skewed system's times shifted back to the real moments; the stored history stays raw.
-    skews = clock_offsets(grouped, policy.source_priority)
+    skews = clock_offsets(grouped, policy.source_priority, policy.conflicts)
     timeline = ordered
     if skews:
         timeline = tuple(sorted(
