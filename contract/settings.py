@@ -57,13 +57,42 @@ class WorkerSettings(BaseSettings):
         4 * 3600.0,
         description="seconds a dossier received in the one-stop system may be absent from the portal",
     )
+    alert_grace: float = Field(
+        900.0,
+        description="seconds after a deadline passes before it is judged: a completion stamped before it "
+        "may still be in a normal sync delay (the portal syncs every 15 minutes)",
+    )
     clock: Literal["wall", "stream"] = Field(
-        "wall", description="wall: live; stream: time is each partition's latest event time (replays)"
+        "wall",
+        description="wall: live, a caught-up partition's time is now; stream: time is what every source "
+        "has delivered on the partition (replays, backlogs)",
+    )
+    live_margin: float = Field(
+        5.0,
+        description="wall clock: seconds behind now a caught-up partition's time is held (records in flight)",
     )
     clock_start: datetime | None = Field(
         None, description="ISO time the wall clock starts at (tests, rehearsals); empty = the real time"
     )
-    tick_interval: float = Field(1.0, description="seconds between looks at the due-time index")
+    tick_interval: float = Field(
+        1.0,
+        description="wall clock: seconds between checks that a partition has caught up (and moves to now)",
+    )
+    watermark_sources: str = Field(
+        "onestop,portal,civil,land,business",
+        description="sources a partition's stream time waits for before it starts (comma-separated)",
+    )
+    batch_size: int = Field(
+        500, description="merge: most events per batch (one wait for the broker per batch)"
+    )
+    batch_within: float = Field(
+        0.05, description="merge: seconds a batch waits to fill before it is processed"
+    )
+
+    @property
+    def expected_sources(self) -> tuple[str, ...]:
+        return tuple(s.strip() for s in self.watermark_sources.split(",") if s.strip())
+
     session_timeout: float = Field(
         15.0, description="seconds without heartbeat before a dead worker's partitions are reassigned"
     )

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 # Source systems that have a raw topic ``src.<system>.dossier``.
 SOURCE_SYSTEMS = ("portal", "onestop", "civil", "land", "business", "import")
+# The systems that feed dongbo continuously (not the one-off file imports): a partition's stream
+# time waits until each has been read on it (streams.streamtime).
+LIVE_SYSTEMS = tuple(s for s in SOURCE_SYSTEMS if s != "import")
 
 # The record every source's adapter writes on ``src.<system>.dossier``. ``import`` carries
 # canonical events: the file importers map an export's columns before publishing.

@@ -24,6 +24,7 @@ class DongboMetrics:
     process_seconds: Histogram
     event_lag_seconds: Histogram
     source_last_event: Gauge
+    stream_time: Gauge
     conflicts: Counter
     alerts: Counter
 
@@ -68,6 +69,13 @@ class DongboMetrics:
                 f"{prefix}_source_last_ingested_timestamp_seconds",
                 "Wall-clock time the last event of each source was ingested (a stalled feed stops moving)",
                 ["source"],
+                registry=registry,
+            ),
+            stream_time=Gauge(
+                f"{prefix}_stream_time_seconds",
+                "Each partition's stream time: every source's records captured by then have been read "
+                "(behind the wall clock: alerts wait for the slowest source)",
+                ["partition"],
                 registry=registry,
             ),
             conflicts=Counter(

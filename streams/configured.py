@@ -83,4 +83,5 @@ def worker_policy(settings: Settings) -> MergePolicy:
             presence_tolerance=timedelta(seconds=ws.presence_tolerance),
         ),
         rules=legal_rules(settings.domain),
+        alert_grace=timedelta(seconds=ws.alert_grace),
     )

@@ -4,6 +4,11 @@ A conflict is a disagreement that outlives the sync tolerance of that pair of sy
 contradiction that no lag explains (two different terminal outcomes: open at once). The caller
 diffs the open set before and after each change, so each conflict is published once when it
 opens and once when it resolves.
+
+Time here is capture time (``last_seen_at``, ``first_seen``): when dongbo learned what each system
+says. A disagreement lasts from the capture of the later of the two records until a record ending
+it is captured; that is what an observer saw live, and what a replay of the same records sees,
+whatever order the sources' records are read in (docs/guarantees.md#stream-time).
 """
 
 from __future__ import annotations
@@ -60,12 +65,12 @@ def detect(
     as_of: datetime,
     policy: ConflictPolicy,
 ) -> dict[str, Conflict]:
-    """Open conflicts at ``as_of``. ``first_seen``: each source's first event time (presence)."""
+    """Open conflicts at ``as_of``. ``first_seen``: each source's first capture time (presence)."""
     found: dict[str, Conflict] = {}
     for a, b in combinations(sorted(sources), 2):
         va, vb = sources[a], sources[b]
         ministry = a in MINISTRIES or b in MINISTRIES
-        since = max(va.last_occurred_at, vb.last_occurred_at)
+        since = max(va.last_seen_at, vb.last_seen_at)
         values = {a: va.status.value, b: vb.status.value}
         contradiction = (va.status in EXITS and vb.status in EXITS | RESULTS and va.status != vb.status) or (
             vb.status in EXITS and va.status in EXITS | RESULTS and va.status != vb.status
@@ -110,7 +115,7 @@ def next_moment(
         va, vb = sources[a], sources[b]
         ministry = a in MINISTRIES or b in MINISTRIES
         if agreement_phase(va.status, ministry) != agreement_phase(vb.status, ministry):
-            moments.append(max(va.last_occurred_at, vb.last_occurred_at) + policy.tolerance(a, b))
+            moments.append(max(va.last_seen_at, vb.last_seen_at) + policy.tolerance(a, b))
     for a, b in policy.must_reach:
         if a in sources and b not in sources:
             moments.append(first_seen[a] + policy.presence_tolerance)

@@ -56,8 +56,14 @@ def derive(
     policy: MergePolicy,
     as_of: datetime | None = None,
 ) -> DossierState:
-    """Everything but bookkeeping, from the history; time-dependent parts as of ``as_of``."""
-    facts = gather(history, policy)
+    """Everything but bookkeeping, from the history; time-dependent parts as of ``as_of``.
+
+    ``as_of`` is a capture time: the state is what dongbo knew then, so records captured later
+    are kept in the history but not read yet (a replay that reads one source ahead of another
+    sees what a live run saw). Deadlines are judged ``policy.alert_grace`` earlier than that:
+    legal times are stamps, and a stamp reaches dongbo a sync delay after it."""
+    visible = [h for h in history if as_of is None or h.ingested_at <= as_of]
+    facts = gather(visible, policy)
     as_of = as_of or (facts.history[-1].occurred_at if facts.history else None)
     conflicts = detect(facts.sources, facts.first_seen, as_of, policy.conflicts) if as_of else {}
     state = replace(
@@ -74,14 +80,15 @@ def derive(
         pauses=facts.pauses,
         conflicts=tuple(conflicts[k] for k in sorted(conflicts)),
         evaluated_at=as_of,
-        history=facts.history,
+        history=tuple(sorted(history, key=HistoryEntry.order_key)),
     )
     if policy.rules is None:
         return state
-    reading = legal_reading(policy.rules, facts, policy, as_of)
+    judged_at = as_of - policy.alert_grace if as_of is not None else None
+    reading = legal_reading(policy.rules, facts, policy, judged_at)
     legal = reading.legal
     newly = due_alerts(
-        policy.rules, legal, unit_code=facts.unit_code, ended=facts.ended_at is not None, as_of=as_of,
+        policy.rules, legal, unit_code=facts.unit_code, ended=facts.ended_at is not None, as_of=judged_at,
         fired=frozenset(base.alerts),
     )  # fmt: skip
     return replace(
@@ -151,7 +158,8 @@ def _discrepancies(
     extended, sources = view.extended_due_at, facts.sources
     # A source showing an apology letter's new date tracks the dossier as the law says (§6).
     tracked = tracking_due(view.due_at, extended)
-    dues = due_discrepancies(ctx, sources, tracked, facts.reports, extended)
+    letter_at = min((e.occurred_at for e in facts.timeline if e.extended_due_at is not None), default=None)
+    dues = due_discrepancies(ctx, sources, tracked, facts.reports, extended, letter_at)
     judged = judged_due(view.due_at, extended, rules.policy)
     flags = overdue_discrepancies(
         sources,

@@ -269,9 +269,10 @@ def due_discrepancies(
     legal_due: datetime | None,
     reports: dict[str, list[tuple[datetime, datetime]]] | None = None,
     letter: datetime | None = None,
+    letter_at: datetime | None = None,
 ) -> list[Discrepancy]:
-    """``legal_due``: the date tracked (``letter``'s, when an apology letter set one).
-    ``reports``: per source, the dates it showed over time (see ``explain_due``)."""
+    """``legal_due``: the date tracked (``letter``'s, when an apology letter set one, issued at
+    ``letter_at``). ``reports``: per source, the dates it showed over time (see ``explain_due``)."""
     if ctx is None or legal_due is None:
         return []
     out = []
@@ -279,16 +280,18 @@ def due_discrepancies(
         if view.due_at is None or _close(view.due_at, legal_due):
             continue
         # Judged as the source could know it: a pause that ended after its last update is not in
-        # its date yet (the update that would say so has not come, or was lost).
+        # its date yet, nor an apology letter issued after it (the update that would say so has
+        # not come yet, or was lost).
         known = tuple(p for p in ctx.pauses if p.end is not None and p.end <= view.last_occurred_at)
+        its_letter = letter if letter_at is None or letter_at <= view.last_occurred_at else None
         seen_ctx, base = ctx, legal_due
-        if len(known) < len(ctx.pauses):
+        if len(known) < len(ctx.pauses) or (its_letter is None and letter is not None):
             seen_ctx = replace(ctx, pauses=known)
-            if letter is None:
+            if its_letter is None:
                 base = _due(seen_ctx, ctx.calendar, known) or legal_due
                 if _close(view.due_at, base):
                     continue
-        reasons = explain_due(seen_ctx, view.due_at, base, (reports or {}).get(name, ()), letter)
+        reasons = explain_due(seen_ctx, view.due_at, base, (reports or {}).get(name, ()), its_letter)
         src, leg = view.due_at.isoformat(), legal_due.isoformat()
         if not reasons:
             diff = ctx.calendar.working_time_between(legal_due, view.due_at)

@@ -1,16 +1,26 @@
-"""The merge engine without Kafka: table, state cache, per-partition timers and stream watermarks.
+"""The merge engine without Kafka: table, state cache, per-partition timers and stream time.
 
 The merge agent (``streams.agents.merge``) is this engine plus I/O: it feeds decoded events and
-ticks in and sends what comes out (states, conflict changes, alerts) to their topics. Keeping the
-bookkeeping here lets a replay run the very same logic in-process (``dongbo accuracy --offline``,
-tests, benchmarks), so what is measured offline is what the worker does.
+watermarks in and sends what comes out (states, conflict changes, alerts) to their topics. Keeping
+the bookkeeping here lets a replay run the very same logic in-process (``dongbo accuracy
+--offline``, tests, benchmarks), so what is measured offline is what the worker does.
+
+Time (``streams.streamtime``): each partition's time is what every source has delivered on it,
+lifted by explicit watermarks; the engine acts on a moment only once that time has passed it, and
+evaluates each dossier at exactly its moments (a record becoming visible at its capture time, a
+tolerance running out, a deadline judged), in order. So the outputs do not depend on how the
+sources' records interleave on the partition: a backlog replay gives what a live run gave.
+
+Writes: with ``write_through=False`` the table is not written at once; ``take_writes`` hands the
+writes over and the caller writes them after the outputs are acknowledged (outputs first, then
+the state that records them: a crash in between republishes, it never loses an output).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from streams.domain.calendar import CalendarError
 from streams.merge import MergeResult, apply_event, conflict_changes, evaluate, new_alerts
@@ -18,6 +28,7 @@ from streams.merge_policy import MergePolicy
 from streams.model import DossierEvent
 from streams.state import Conflict, DossierState
 from streams.statecache import StateCache
+from streams.streamtime import PartitionClock, clock_key, is_meta
 from streams.timers import TimerIndex, state_next_moment
 
 
@@ -34,6 +45,15 @@ class Output:
     resolved: tuple[Conflict, ...]
     alerts: tuple[str, ...]
 
+    @property
+    def at(self) -> datetime | None:
+        """The moment of this step (the dossier's evaluation time): deterministic, not the wall."""
+        return self.state.evaluated_at
+
+
+# The moment a dossier is "evaluated" at before its partition's time starts: earlier than any
+# capture the normaliser lets through (it refuses times before 2000), so nothing is visible.
+BEFORE_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Errors of the data, not of the code: the rules were handed a value they cannot work with.
 DATA_ERRORS: tuple[type[Exception], ...] = (CalendarError, OverflowError)
@@ -61,11 +81,7 @@ class Step:
 class MergeEngine:
     """One worker's merge state. ``table`` is the Faust table in the worker, a dict offline;
     ``partition_of(key)`` the partition a dossier's key lands on (the Kafka partitioner, handed in).
-
-    Clock: with ``stream_clock`` the time of a partition is its watermark, the latest event time
-    seen on it, and the moments it passes are handled before the event that moved it; otherwise
-    the caller passes the wall time and asks for ``due`` keys on its own schedule.
-    """
+    The table also holds each partition's clock (``streamtime.clock_key``)."""
 
     def __init__(
         self,
@@ -73,92 +89,169 @@ class MergeEngine:
         table: MutableMapping[bytes, bytes],
         partition_of: Callable[[bytes], int],
         *,
-        stream_clock: bool,
+        expected_sources: tuple[str, ...] = (),
         cache_size: int = 50_000,
+        write_through: bool = True,
     ) -> None:
-        self.policy, self.table, self.stream_clock = policy, table, stream_clock
-        self.partition_of = partition_of
+        self.policy, self.table, self.partition_of = policy, table, partition_of
+        self.expected_sources = expected_sources
+        self.write_through = write_through
         self.timers: dict[int, TimerIndex] = {}
-        self.watermarks: dict[int, datetime] = {}
+        self.clocks: dict[int, PartitionClock] = {}
         self.cache = StateCache(maxsize=cache_size)
+        self._writes: dict[bytes, tuple[int, bytes]] = {}  # key -> (partition, value), not yet in the table
+        self._clock_keys: dict[int, bytes] = {}
+        self._loaded = False
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _raw(self, key: bytes) -> bytes | None:
+        pending = self._writes.get(key)
+        return pending[1] if pending is not None else self.table.get(key)
 
     def state(self, key: bytes) -> DossierState | None:
-        return self.cache.load(key, self.table.get(key))
+        if is_meta(key):
+            return None
+        return self.cache.load(key, self._raw(key))
 
-    def on_event(self, partition: int, event: DossierEvent, wall: datetime) -> Step:
-        """Apply one event (stream clock: after the moments its watermark passed, in order).
+    def states(self) -> Iterator[DossierState]:
+        """Every dossier state in the table (offline: after the last ``take_writes``)."""
+        for key in list(self.table.keys()):
+            state = self.state(key)
+            if state is not None:
+                yield state
+
+    def time(self, partition: int) -> datetime | None:
+        """The partition's stream time (None: nothing read on it yet)."""
+        return self._clock(partition).now
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def on_event(self, partition: int, event: DossierEvent) -> Step:
+        """Read one event: the partition's time moves (its passed moments handled first, in
+        order), then the event joins its dossier's history, visible from its capture time.
 
         Failure policy (docs/guarantees.md): an event whose data the rules cannot work with (a
         date the business calendar cannot count to, arithmetic past the range of dates) is
         rejected as a value, with the outputs of the moments already passed; the table is left as
         it was. Anything else raised here is a bug and propagates: the worker stops loudly."""
-        outputs: list[Output] = []
-        now = wall
-        if self.stream_clock:
-            now = max(self.watermarks.get(partition, event.occurred_at), event.occurred_at)
-            self.watermarks[partition] = now
-            outputs += self._catch_up(partition, now)
+        clock = self._clock(partition)
+        if clock.saw(event.source, event.ingested_at):
+            self._put_clock(partition)
+        outputs = self._catch_up(partition)
         key = event.dossier_id.encode()
         state = self.state(key)
+        # Evaluated at the partition's time, never earlier than the dossier already was. Before
+        # the time starts, at a moment before any capture: the record is only kept, it shows when
+        # the time reaches its capture, as it would have live.
+        last = state.evaluated_at if state is not None else None
+        now = clock.now if clock.now is not None else BEFORE_TIME
+        if last is not None and last > now:
+            now = last
         try:
             result = apply_event(state, event, now, self.policy)
         except DATA_ERRORS as exc:
             return Step(outputs, Rejection("merge_rejected", f"{type(exc).__name__}: {exc}"))
-        # A redelivered event (after a crash) re-publishes the current state: the first
-        # publication may have been lost with the crash. Sinks keep the highest version.
-        outputs.append(self._record(key, state, result, republish=not result.applied))
+        # A redelivered event re-publishes the current state (cheap insurance: sinks keep the
+        # highest version). Its conflict changes and alerts need no second send: the agent stores
+        # a state only once what it produced has been acknowledged (docs/guarantees.md).
+        outputs.append(self._record(partition, key, state, result, republish=not result.applied))
         return Step(outputs)
 
     def advance(self, partition: int, until: datetime) -> list[Output]:
-        """Stream clock: time on ``partition`` has reached ``until`` with no event (the end of a
-        replay, announced once everything before it was consumed): its moments up to then."""
-        if not self.stream_clock:
-            return []
-        now = max(self.watermarks.get(partition, until), until)
-        self.watermarks[partition] = now
-        return self._catch_up(partition, now)
+        """Every input of ``partition`` is complete up to ``until`` (the end of a replay, or a live
+        worker caught up): its moments up to then, in order."""
+        if self._clock(partition).lift(until):
+            self._put_clock(partition)
+        return self._catch_up(partition)
 
-    def _catch_up(self, partition: int, now: datetime) -> list[Output]:
-        """Every moment up to ``now`` on the partition, in order, each evaluated at its own time
-        (a near-deadline alert still fires before the overdue one when stream time leaps past
-        both); a look that schedules a further moment before ``now`` is visited in turn."""
+    def take_writes(self) -> list[tuple[int, bytes, bytes]]:
+        """(partition, key, value) written since the last call, for the caller to store."""
+        writes = [(p, key, value) for key, (p, value) in self._writes.items()]
+        self._writes.clear()
+        return writes
+
+    def forget(self) -> None:
+        """After a rebalance: clocks and timers are read again from the table when next needed
+        (a partition may come back advanced by another worker)."""
+        if self._writes:
+            raise RuntimeError("forget() with writes not yet stored: store them first")
+        self.timers.clear()
+        self.clocks.clear()
+        self._loaded = False
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _clock(self, partition: int) -> PartitionClock:
+        self._load()
+        clock = self.clocks.get(partition)
+        if clock is None:
+            clock = self.clocks[partition] = PartitionClock()
+        clock.expected = self.expected_sources
+        return clock
+
+    def _load(self) -> None:
+        """Clocks and the due-time index from the table, once (start, after a rebalance)."""
+        if self._loaded:
+            return
+        self._loaded = True
+        for key, raw in list(self.table.items()):
+            if is_meta(key):
+                if key.startswith(b"\x00clock:"):
+                    self.clocks[int(key.split(b":")[1])] = PartitionClock.loads(raw)
+                continue
+            self._schedule(key, DossierState.loads(raw))
+
+    def _put_clock(self, partition: int) -> None:
+        key = self._clock_keys.get(partition)
+        if key is None:
+            key = self._clock_keys[partition] = clock_key(partition, self.partition_of)
+        self._put(partition, key, self.clocks[partition].dumps())
+
+    def _put(self, partition: int, key: bytes, raw: bytes) -> None:
+        if self.write_through:
+            self.table[key] = raw  # assigned back, or it never reaches the changelog
+        else:
+            self._writes[key] = (partition, raw)
+
+    def _catch_up(self, partition: int) -> list[Output]:
+        """Every moment up to the partition's time, in order, each evaluated at its own time (a
+        near-deadline alert still fires before the overdue one when time leaps past both); a look
+        that schedules a further moment before then is visited in turn."""
+        now = self.clocks[partition].now
         index = self.timers.get(partition)
         outputs: list[Output] = []
-        while index is not None and (due := index.pop_next(now)) is not None:
+        while now is not None and index is not None and (due := index.pop_next(now)) is not None:
             key, moment = due
-            out = self.look_again(key, moment)
+            out = self._look_again(partition, key, moment)
             if out is not None:
                 outputs.append(out)
         return outputs
 
-    def look_again(self, key: bytes, now: datetime) -> Output | None:
+    def _look_again(self, partition: int, key: bytes, now: datetime) -> Output | None:
         """Time has passed for this dossier: re-evaluate it with no new event."""
         current = self.state(key)
         if current is None:
             return None
-        return self._record(key, current, evaluate(current, now, self.policy), republish=False)
-
-    def due(self, now: datetime) -> list[bytes]:
-        """Wall clock: the dossiers whose moment has come, across this worker's partitions."""
-        return [key for index in self.timers.values() for key in index.pop_due(now)]
-
-    def rebuild_timers(self, items: Iterable[tuple[bytes, bytes]]) -> None:
-        """After a rebalance: the index from the states this worker now owns."""
-        self.timers.clear()
-        for key, raw in items:
-            self._schedule(key, DossierState.loads(raw))
+        if current.evaluated_at is not None and current.evaluated_at > now:
+            self._schedule(key, current)
+            return None
+        return self._record(partition, key, current, evaluate(current, now, self.policy), republish=False)
 
     def _schedule(self, key: bytes, state: DossierState) -> None:
         index = self.timers.setdefault(self.partition_of(key), TimerIndex())
         index.schedule(key, state_next_moment(state, self.policy))
 
-    def _record(self, key: bytes, old: DossierState | None, result: MergeResult, republish: bool) -> Output:
+    def _record(
+        self, partition: int, key: bytes, old: DossierState | None, result: MergeResult, republish: bool
+    ) -> Output:
         new = result.state
         if result.changed or result.applied:
             raw = new.dumps()
-            self.table[key] = raw  # assigned back, or it never reaches the changelog
+            self._put(partition, key, raw)
             self.cache.put(key, raw, new)
         opened, resolved = conflict_changes(old, new)
+        alerts = new_alerts(old, new)
         self._schedule(key, new)
         return Output(
             key=key,
@@ -168,5 +261,5 @@ class MergeEngine:
             send_state=result.changed or republish,
             opened=tuple(opened),
             resolved=tuple(resolved),
-            alerts=tuple(new_alerts(old, new)),
+            alerts=tuple(alerts),
         )

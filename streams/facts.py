@@ -33,7 +33,7 @@ class DossierFacts:
     grouped: dict[str, list[HistoryEntry]]  # the timeline by source, each in its own order
     skews: dict[str, timedelta]  # sources whose clock is off, by how much
     sources: dict[str, SourceView]
-    first_seen: dict[str, datetime]  # each source's first event time (presence)
+    first_seen: dict[str, datetime]  # each source's first capture time (presence)
     status: Status | None
     procedure_code: str | None
     unit_code: str | None
@@ -90,7 +90,7 @@ def gather(history: Iterable[HistoryEntry], policy: MergePolicy) -> DossierFacts
         grouped=grouped,
         skews=skews,
         sources=source_views(grouped),
-        first_seen={s: min(e.occurred_at for e in entries) for s, entries in grouped.items()},
+        first_seen={s: min(e.ingested_at for e in entries) for s, entries in grouped.items()},
         status=unified_status(timeline, policy),
         procedure_code=procedure_code,
         unit_code=_preferred(timeline, lambda e: e.unit_code, policy),

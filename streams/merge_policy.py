@@ -5,6 +5,7 @@ tolerances, and the legal rules it applies. Plain data; built from settings by
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from streams.conflicts import ConflictPolicy
 from streams.legal import LegalRules
@@ -25,6 +26,11 @@ class MergePolicy:
     conflicts: ConflictPolicy = field(default_factory=ConflictPolicy)
     pausing: frozenset[Status] = DEFAULT_PAUSING  # when there are no legal rules
     rules: LegalRules | None = None  # None: no legal due times (tests of the merge alone)
+    # Deadline moments are legal times (a source's stamp of a step), but dongbo learns of a step
+    # when the record is captured, a normal sync delay later: a deadline is judged this long after
+    # it passes, on what was captured by then, so a completion still in flight does not read as
+    # overdue (docs/guarantees.md#stream-time).
+    alert_grace: timedelta = timedelta(0)
 
     def rank(self, source: str) -> int:
         try:

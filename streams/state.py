@@ -53,7 +53,7 @@ class Conflict:
     systems: tuple[str, ...]
     detail: str
     values: dict[str, str]
-    since: datetime  # event time the disagreement began
+    since: datetime  # capture time the disagreement began (when the later record was captured)
 
     @property
     def key(self) -> str:

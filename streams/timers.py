@@ -21,21 +21,27 @@ from streams.state import DossierState
 
 
 def state_next_moment(state: DossierState, policy: MergePolicy) -> datetime | None:
-    """The next time this dossier's state could change with no new event."""
-    first_seen = {s: min(e.occurred_at for e in entries) for s, entries in by_source(state.history).items()}
+    """The next time (capture time, the clock's) this dossier's state could change with no new
+    event: a record already read becomes visible, a tolerance runs out, a deadline is judged."""
     after = state.evaluated_at
+    visible = [e for e in state.history if after is None or e.ingested_at <= after]
+    pending = [e.ingested_at for e in state.history if after is not None and e.ingested_at > after]
+    first_seen = {s: min(e.ingested_at for e in entries) for s, entries in by_source(visible).items()}
     moments = [m for m in [next_moment(state.sources, first_seen, policy.conflicts, after)] if m is not None]
+    if pending:
+        moments.append(min(pending))
     if policy.rules is not None:
         stopped = any(p.end is None for p in state.pauses)
         legal = Legal(
             due_at=state.due_at, extended_due_at=state.extended_due_at, outcome=state.outcome,
             clock_stopped=stopped,
         )  # fmt: skip
-        moments += next_moments(
+        legal_moments = next_moments(
             policy.rules, legal, unit_code=state.unit_code, channel=state.channel,
             submitted_at=state.submitted_at, received_at=state.received_at,
             ended=state.ended_at is not None, fired=frozenset(state.alerts),
         )  # fmt: skip
+        moments += [m + policy.alert_grace for m in legal_moments]  # judged a sync delay later
     if state.evaluated_at is not None:
         moments = [m for m in moments if m > state.evaluated_at]
     return min(moments) if moments else None

@@ -252,8 +252,9 @@ def _dossier_records(
         view = make_view(d, system, config, legal, city, cals)
         recs = records(view, config.lags, rngs.stream(config.seed, "lag", d.index, system))
         sent = disturb(recs, d, config)
-        note_due_faults(view, d, _last_shown(sent) or end)
-        summarise(sent, d, view)
+        arrived = [r for r in sent if r.deliver_at <= end]  # what dongbo has by the end of the run
+        note_due_faults(view, d, _last_shown(arrived) or end)
+        summarise(arrived, d, view)
         for rec in sent:
             value = _encode(system, d, rec, view, key)
             yield (rec.deliver_at, d.index, _ORDER[system], rec.seq, rec.resend, system, d.code, value)

@@ -249,7 +249,8 @@ def disturb(recs: list[SourceRecord], d: Dossier, config: SimulationConfig) -> l
 
 
 def summarise(recs: list[SourceRecord], d: Dossier, view: SystemView) -> None:
-    """What the system shows once everything it sent has arrived (its own order, as the merge)."""
+    """What the system has shown dongbo: its records captured by the end of the run (the caller
+    leaves out those still in flight), in its own order, as the merge reads them."""
     kept = sorted((r for r in recs if not r.resend), key=lambda r: r.seq)
     if not kept:
         return

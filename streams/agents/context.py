@@ -33,6 +33,8 @@ class DongboApp:
     metrics: DongboMetrics
     topics: dict[str, faust.TopicT] = field(default_factory=dict)
     tables: dict[str, Any] = field(default_factory=dict)
+    # (topic, partition) -> the last offset an agent finished with (the wall clock's "caught up")
+    done: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def topic(self, name: str) -> faust.TopicT:
         if name not in self.topics:

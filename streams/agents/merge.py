@@ -1,21 +1,31 @@
 """The merge agent: canonical events in, one state per dossier (table), unified state out.
 
-A thin loop around ``streams.merge.apply_event``; decoding failures go to the dead-letter topic.
+The I/O around ``streams.engine.MergeEngine``; decoding failures go to the dead-letter topic.
 
-The clock (``DONGBO_WORKER_CLOCK``): ``wall`` live, where a timer sends ticks for dossiers whose
-moment has come; ``stream`` for replays, imports and simulations, where time is the latest event
-time seen on the partition (its watermark) and due moments are handled inline as it passes them,
-so replaying a month fires that month's alerts in order, as they would have fired live.
+Time (docs/guarantees.md#stream-time): a partition's time is what every source has delivered on
+it (``streams.streamtime``), kept in the table. With ``DONGBO_WORKER_CLOCK=wall`` (live) a timer
+also moves a partition to now once every input of it has been read to its end, by a watermark
+tick on the ticks topic; with ``stream`` (replays, backlogs) only the records and ``dongbo
+watermark`` move it. Either way the engine acts on a moment only once the time has passed it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 import time
+import weakref
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from faust.streams import _current_event
 
 from contract.partitioning import partition_of
+from contract.sources import SOURCE_SYSTEMS
 from schemas import codec
 from streams.agents.context import DongboApp
 from streams.clock import WallClock
@@ -62,7 +72,7 @@ def install(dapp: DongboApp) -> None:
         partitions=n_partitions,
         key_type=bytes,
         value_type=bytes,  # raw bytes: the app's default serializers are "raw"
-        help="per-dossier state with its event history (JSON)",
+        help="per-dossier state with its event history (JSON), and each partition's stream time",
     )
     dapp.tables[TABLE] = table
     state_topic = dapp.topic(names.state)
@@ -74,80 +84,146 @@ def install(dapp: DongboApp) -> None:
         worker_policy(dapp.settings),
         table,
         lambda key: partition_of(key, n_partitions),
-        stream_clock=ws.clock == "stream",
+        expected_sources=ws.expected_sources,
+        write_through=False,  # stored after what they produced is acknowledged (below)
     )
     assigned: set[object] = set()
     clock = WallClock(ws.clock_start)
+    inputs = [names.source(s) for s in SOURCE_SYSTEMS] + [names.events]
 
-    async def dead_letter(msg_topic: str, partition: int, offset: int, key: bytes | None,
-                          value: bytes | None, reason: str, detail: str) -> None:  # fmt: skip
-        log.warning("dead letter %s[%d]@%d: %s (%s)", msg_topic, partition, offset, reason, detail)
+    async def dead_letter(msg: Any, reason: str, detail: str) -> Awaitable[Any]:
+        log.warning("dead letter %s[%d]@%d: %s (%s)", msg.topic, msg.partition, msg.offset, reason, detail)
         metrics.dead_letters.labels("merge", reason).inc()
-        letter = DeadLetter(reason, detail, "merge", msg_topic, partition, offset, key, value, utcnow())
-        await dlq_topic.send(key=key, value=letter.encode())
+        letter = DeadLetter(reason, detail, "merge", msg.topic, msg.partition, msg.offset, msg.key,
+                            msg.value, utcnow())  # fmt: skip
+        return cast(Awaitable[Any], await dlq_topic.send(key=msg.key, value=letter.encode()))
 
-    async def publish(out: Output) -> None:
-        new = out.state
+    async def publish(out: Output) -> list[Awaitable[Any]]:
+        """Send what one step produced; the futures resolve when the broker has each record."""
+        new, sent = out.state, []
         if out.changed:
             metrics.state_changes.inc()
         if out.send_state:
-            await state_topic.send(key=out.key, value=codec.encode("vn.dongbo.DossierState", new.to_record()))
+            sent.append(
+                await state_topic.send(
+                    key=out.key, value=codec.encode("vn.dongbo.DossierState", new.to_record())
+                )
+            )
         for change, items in (("OPENED", out.opened), ("RESOLVED", out.resolved)):
             for c in items:
                 metrics.conflicts.labels(c.kind, change.lower()).inc()
-                await conflicts_topic.send(key=out.key, value=conflict_record(new, c, change))
+                sent.append(await conflicts_topic.send(key=out.key, value=conflict_record(new, c, change)))
         for kind in out.alerts:
             metrics.alerts.labels(kind).inc()
-            await deadlines_topic.send(key=out.key, value=alert_record(new, kind))
+            sent.append(await deadlines_topic.send(key=out.key, value=alert_record(new, kind)))
+        return cast(list[Awaitable[Any]], sent)
+
+    async def step(msg: Any) -> list[Awaitable[Any]]:
+        """One message: the outputs it produced, sent (not yet acknowledged)."""
+        started = time.perf_counter()
+        sent: list[Awaitable[Any]] = []
+        if msg.topic == names.ticks:
+            mark = watermark_of(msg.value)
+            if mark is None:
+                log.warning("ignored a tick that is not a watermark: %r", (msg.value or b"")[:80])
+                return sent
+            for out in engine.advance(msg.partition, mark):
+                sent += await publish(out)
+            metrics.stream_time.labels(str(msg.partition)).set(mark.timestamp())
+            return sent
+        decoded = decode_event(msg.key, msg.value)
+        if isinstance(decoded, Rejected):
+            sent.append(await dead_letter(msg, decoded.reason, decoded.detail))
+            return sent
+        done = engine.on_event(msg.partition, decoded)
+        for out in done.outputs:
+            sent += await publish(out)
+        if done.rejected is not None:
+            sent.append(await dead_letter(msg, done.rejected.reason, done.rejected.detail))
+            return sent
+        metrics.events.labels(decoded.source, "applied" if done.applied else "duplicate").inc()
+        metrics.event_lag_seconds.labels(decoded.source).observe(
+            max(0.0, (decoded.ingested_at - decoded.occurred_at).total_seconds())
+        )
+        metrics.source_last_event.labels(decoded.source).set(clock.now().timestamp())
+        now = engine.time(msg.partition)
+        if now is not None:
+            metrics.stream_time.labels(str(msg.partition)).set(now.timestamp())
+        metrics.process_seconds.observe(time.perf_counter() - started)
+        return sent
 
     @app.agent(app.topic(names.events, names.ticks, partitions=n_partitions,
                          key_type=bytes, value_type=bytes), name="merge")  # fmt: skip
     async def merge(stream):
-        async for event in stream.events():
-            started = time.perf_counter()
-            msg = event.message
-            wall = clock.now()
-            if msg.topic == names.ticks:
-                mark = watermark_of(msg.value)
-                if mark is not None:
-                    for out in engine.advance(msg.partition, mark):
-                        await publish(out)
-                    continue
-                looked = engine.look_again(msg.key, wall)
-                if looked is not None:
-                    await publish(looked)
-                continue
-            decoded = decode_event(msg.key, msg.value)
-            if isinstance(decoded, Rejected):
-                await dead_letter(msg.topic, msg.partition, msg.offset, msg.key, msg.value,
-                                  decoded.reason, decoded.detail)  # fmt: skip
-                continue
-            step = engine.on_event(msg.partition, decoded, wall)
-            for out in step.outputs:
-                await publish(out)
-            if step.rejected is not None:
-                await dead_letter(msg.topic, msg.partition, msg.offset, msg.key, msg.value,
-                                  step.rejected.reason, step.rejected.detail)  # fmt: skip
-                continue
-            metrics.events.labels(decoded.source, "applied" if step.applied else "duplicate").inc()
-            metrics.event_lag_seconds.labels(decoded.source).observe(
-                max(0.0, (decoded.ingested_at - decoded.occurred_at).total_seconds())
-            )
-            metrics.source_last_event.labels(decoded.source).set(wall.timestamp())
-            metrics.process_seconds.observe(time.perf_counter() - started)
+        # Batches, so that one wait for the broker's acknowledgements covers many events. The order
+        # is what makes the outputs trustworthy: outputs sent, acknowledged, and only then the
+        # states (and stream time) that record them stored. A crash before the store redelivers
+        # the batch, which produces the same records again (same ids); a crash after it has lost
+        # nothing. Faust acknowledges the batch's offsets once this body is done with it.
+        async for batch in stream.take_events(ws.batch_size, ws.batch_within):
+            current = set(app.consumer.assignment()) if app.consumer else set()
+            if current != assigned:
+                # A rebalance: clocks and timers are read again from the table (a partition may
+                # come back moved on by another worker).
+                assigned.clear()
+                assigned.update(current)
+                engine.forget()
+            sent: list[Awaitable[Any]] = []
+            last_of: dict[int, Any] = {}
+            for event in batch:
+                last_of[event.message.partition] = event
+                sent += await step(event.message)
+            if sent:
+                await asyncio.gather(*sent)
+            for partition, key, value in engine.take_writes():
+                with acting_for(last_of.get(partition, batch[-1])):
+                    table[key] = value  # assigned, or it never reaches the changelog
+            for event in batch:
+                dapp.done[(event.message.topic, event.message.partition)] = event.message.offset
 
     @app.timer(interval=ws.tick_interval)
     async def tick() -> None:
-        current = set(app.consumer.assignment()) if app.consumer else set()
-        if current != assigned:
-            # A rebalance: rebuild the index from the states this worker now owns.
-            assigned.clear()
-            assigned.update(current)
-            engine.rebuild_timers(list(table.items()))
-        if engine.stream_clock:
-            return  # stream time moves with the events, handled inline
-        for key in engine.due(clock.now()):
-            await ticks_topic.send(key=key, value=b"")
+        """Wall clock: a partition whose every input has been read up to now moves to now (less a
+        margin for records in flight); one still catching up waits for its sources' records."""
+        if ws.clock != "wall" or app.consumer is None:
+            return
+        consumer = app.consumer
+        now = clock.now() - timedelta(seconds=ws.live_margin)
+        mine = set(consumer.assignment())
+        for p in sorted({tp.partition for tp in mine if tp.topic == names.events}):
+            if caught_up(consumer, mine, inputs, p, dapp.done):
+                await ticks_topic.send(value=watermark_record(now), partition=p)
+
+
+def caught_up(consumer: Any, mine: set[Any], inputs: list[str], partition: int,
+              done: dict[tuple[str, int], int]) -> bool:  # fmt: skip
+    """Every input of ``partition`` (each source's raw topic, the events) is owned here and read to
+    its end: nothing captured before now is still waiting in Kafka for this partition."""
+    tps = [tp for tp in mine if tp.partition == partition and tp.topic in inputs]
+    if len(tps) < len(inputs):
+        return False  # some input is read by another worker: its progress is not known here
+    for tp in tps:
+        end = consumer.highwater(tp)
+        if end is None:
+            return False
+        last = done.get((tp.topic, tp.partition))
+        # Nothing finished since the assignment: where the group had committed (Faust's record
+        # of it; the next offset to read).
+        position = last + 1 if last is not None else (consumer._committed_offset.get(tp) or 0)
+        if position < end:
+            return False
+    return True
+
+
+@contextmanager
+def acting_for(event: Any) -> Iterator[None]:
+    """Faust files a table write under the partition of the event being processed; a batch's
+    writes are made after the batch, so each is made as the last event of its partition."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
 
 
 WATERMARK = b"watermark "
@@ -169,10 +245,20 @@ def watermark_of(value: bytes | None) -> datetime | None:
     return when if when.tzinfo is not None else None
 
 
+def record_id(*parts: object) -> str:
+    """A deterministic id: the same conflict change or alert, published again after a crash, has
+    the same id, so a consumer keeps one of each."""
+    text = "\x1f".join(
+        "" if p is None else p.isoformat() if isinstance(p, datetime) else str(p) for p in parts
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 def conflict_record(state: DossierState, c: Conflict, change: str) -> bytes:
     return codec.encode(
         "vn.dongbo.ConflictEvent",
         {
+            "id": record_id(state.dossier_id, c.key, c.since, change),
             "dossier_id": state.dossier_id,
             "change": change,
             "kind": c.kind,
@@ -190,6 +276,7 @@ def alert_record(state: DossierState, kind: str) -> bytes:
     return codec.encode(
         "vn.dongbo.DeadlineAlert",
         {
+            "id": record_id(state.dossier_id, kind),  # once per dossier and kind
             "dossier_id": state.dossier_id,
             "kind": kind,
             "due_at": state.tracking_due_at,

@@ -45,9 +45,11 @@ def install(dapp: DongboApp) -> None:
                 letter = DeadLetter(exc.reason, exc.detail, "normalise", msg.topic, msg.partition,
                                     msg.offset, msg.key, msg.value, now)  # fmt: skip
                 await dlq_topic.send(key=msg.key, value=letter.encode())
+                dapp.done[(msg.topic, msg.partition)] = msg.offset
                 continue
             await events_topic.send(
                 key=canonical.dossier_id.encode(),
                 value=codec.encode("vn.dongbo.DossierEvent", canonical.to_record()),
                 headers={"event_id": canonical.event_id.encode(), "source": canonical.source.encode()},
             )
+            dapp.done[(msg.topic, msg.partition)] = msg.offset

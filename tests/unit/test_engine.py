@@ -26,9 +26,9 @@ def received(dossier: str = D) -> DossierEvent:
 
 
 def test_a_quiet_partition_fires_its_alerts_when_the_replay_ends() -> None:
-    engine = MergeEngine(POLICY, {}, lambda key: partition_of(key, 12), stream_clock=True)
+    engine = MergeEngine(POLICY, {}, lambda key: partition_of(key, 12))
     p = partition_of(D.encode(), 12)
-    [out] = engine.on_event(p, received(), RECEIVED).outputs
+    [out] = engine.on_event(p, received()).outputs
     assert out.applied and out.state.due_at == datetime(2026, 1, 13, 9, 0, tzinfo=VN_TZ)
     assert engine.advance((p + 1) % 12, datetime(2026, 2, 1, tzinfo=VN_TZ)) == []  # another partition
     fired = engine.advance(p, datetime(2026, 1, 20, tzinfo=VN_TZ))
@@ -37,12 +37,56 @@ def test_a_quiet_partition_fires_its_alerts_when_the_replay_ends() -> None:
     assert engine.advance(p, datetime(2026, 1, 1, tzinfo=VN_TZ)) == []  # stream time never goes back
 
 
-def test_the_wall_clock_ignores_watermarks() -> None:
-    engine = MergeEngine(POLICY, {}, lambda key: partition_of(key, 12), stream_clock=False)
+def test_a_partitions_time_is_the_slowest_sources_and_never_goes_back() -> None:
+    engine = MergeEngine(POLICY, {}, lambda key: partition_of(key, 12))
     p = partition_of(D.encode(), 12)
-    engine.on_event(p, received(), RECEIVED)
-    assert engine.advance(p, datetime(2026, 2, 1, tzinfo=VN_TZ)) == []
-    assert engine.due(datetime(2026, 2, 1, tzinfo=VN_TZ)) == [D.encode()]  # the timer's job, live
+    engine.on_event(p, received())
+    assert engine.time(p) == RECEIVED
+    portal = replace(received(), source="portal", source_event_id="p1", event_id="",
+                     ingested_at=RECEIVED - timedelta(hours=1))  # fmt: skip
+    engine.on_event(p, portal)  # a source first read late cannot pull the time back
+    assert engine.time(p) == RECEIVED
+    three = RECEIVED + timedelta(hours=3)
+    later = replace(received(), source_event_id="2", event_id="", status=Status.IN_PROGRESS,
+                    occurred_at=three, ingested_at=three)  # fmt: skip
+    engine.on_event(p, later)
+    assert engine.time(p) == RECEIVED  # the portal has delivered nothing since: the time waits for it
+    # ... and the one-stop record read ahead is not visible yet: the state is what was known then
+    state = engine.state(D.encode())
+    assert state is not None and state.status is Status.RECEIVED and len(state.history) == 3
+    four = RECEIVED + timedelta(hours=4)
+    portal_later = replace(portal, source_event_id="p2", event_id="", status=Status.IN_PROGRESS,
+                           occurred_at=four, ingested_at=four)  # fmt: skip
+    outs = engine.on_event(p, portal_later).outputs
+    assert engine.time(p) == RECEIVED + timedelta(hours=3)
+    assert (outs[0].state.status, outs[0].at) == (Status.IN_PROGRESS, three)
+
+
+def test_the_clock_is_kept_in_the_table_and_a_new_engine_resumes_from_it() -> None:
+    table: dict[bytes, bytes] = {}
+    engine = MergeEngine(POLICY, table, lambda key: partition_of(key, 12))
+    p = partition_of(D.encode(), 12)
+    engine.on_event(p, received())
+    engine.advance(p, datetime(2026, 1, 12, tzinfo=VN_TZ))
+    again = MergeEngine(POLICY, table, lambda key: partition_of(key, 12))
+    assert again.time(p) == datetime(2026, 1, 12, tzinfo=VN_TZ)
+    # the restarted engine goes on where the first stopped: near-deadline is still to come, once
+    fired = again.advance(p, datetime(2026, 1, 20, tzinfo=VN_TZ))
+    assert [a for o in fired for a in o.alerts] == ["near_deadline", "overdue"]
+    assert again.advance(p, datetime(2026, 1, 12, tzinfo=VN_TZ)) == [] and again.time(p) == datetime(
+        2026, 1, 20, tzinfo=VN_TZ
+    )
+
+
+def test_deferred_writes_reach_the_table_only_when_handed_over() -> None:
+    table: dict[bytes, bytes] = {}
+    engine = MergeEngine(POLICY, table, lambda key: partition_of(key, 12), write_through=False)
+    p = partition_of(D.encode(), 12)
+    engine.on_event(p, received())
+    assert table == {} and engine.state(D.encode()) is not None  # read back before it is stored
+    writes = engine.take_writes()
+    assert {key for _, key, _ in writes} >= {D.encode()} and all(part == p for part, _, _ in writes)
+    assert engine.take_writes() == []
 
 
 def test_watermark_ticks_round_trip_and_junk_is_ignored() -> None:
@@ -58,19 +102,19 @@ def test_a_date_the_calendar_cannot_count_to_rejects_the_event_and_keeps_the_tab
     # the calendar raises; the event is rejected as a value (the agent dead-letters it, stage
     # merge) and the state stays as it was. The worker goes on with the next event.
     table: dict[bytes, bytes] = {}
-    engine = MergeEngine(POLICY, table, lambda key: partition_of(key, 12), stream_clock=True)
+    engine = MergeEngine(POLICY, table, lambda key: partition_of(key, 12))
     p = partition_of(D.encode(), 12)
-    assert engine.on_event(p, received(), RECEIVED).applied
-    before = dict(table)
+    assert engine.on_event(p, received()).applied
+    before = table[D.encode()]
     absurd = replace(received(), source="portal", source_event_id="p1", event_id="",
                      due_at=datetime(2500, 1, 1, tzinfo=VN_TZ))  # fmt: skip
-    step = engine.on_event(p, absurd, RECEIVED + timedelta(minutes=1))
+    step = engine.on_event(p, absurd)
     assert step.rejected is not None and step.rejected.reason == "merge_rejected"
     assert "outside the calendar" in step.rejected.detail and not step.applied
-    assert table == before
+    assert table[D.encode()] == before
     later = replace(received(), source_event_id="2", event_id="", status=Status.IN_PROGRESS,
                     occurred_at=RECEIVED + timedelta(hours=1))  # fmt: skip
-    assert engine.on_event(p, later, RECEIVED + timedelta(hours=1)).applied
+    assert engine.on_event(p, later).applied
 
 
 def test_a_bug_in_the_rules_is_not_swallowed(monkeypatch) -> None:
@@ -82,6 +126,6 @@ def test_a_bug_in_the_rules_is_not_swallowed(monkeypatch) -> None:
         raise KeyError("a bug")
 
     monkeypatch.setattr(engine_module, "apply_event", broken)
-    engine = MergeEngine(POLICY, {}, lambda key: partition_of(key, 12), stream_clock=True)
+    engine = MergeEngine(POLICY, {}, lambda key: partition_of(key, 12))
     with pytest.raises(KeyError):
-        engine.on_event(partition_of(D.encode(), 12), received(), RECEIVED)
+        engine.on_event(partition_of(D.encode(), 12), received())

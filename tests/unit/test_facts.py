@@ -231,7 +231,10 @@ def test_attributes_come_from_the_most_trusted_source_that_says_them():
     ], DEFAULT_POLICY)  # fmt: skip
     assert (facts.unit_code, facts.procedure_code, facts.channel) == ("NEW", "P", Channel.ONLINE)
     assert facts.said_complex is True
-    assert facts.first_seen == {"portal": at(0), "onestop": at(5)}
+    assert facts.first_seen == {
+        "portal": at(0) + timedelta(seconds=5),
+        "onestop": at(5) + timedelta(seconds=5),
+    }  # captured
 
 
 def test_dates_a_system_computed_are_those_before_the_first_apology_letter():
