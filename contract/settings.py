@@ -173,18 +173,14 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "DONGBO_KAFKA_PARTITIONS": str(settings.kafka.partitions),
         "DONGBO_KAFKA_REPLICATION": str(settings.kafka.replication),
         "DONGBO_REDIS_URL": settings.redis.url,
-        "DONGBO_WORKER_APP_ID": settings.worker.app_id,
-        "DONGBO_WORKER_DATA_DIR": str(settings.worker.data_dir),
-        "DONGBO_WORKER_WEB_PORT": str(settings.worker.web_port),
-        "DONGBO_WORKER_TOPIC_PREFIX": settings.worker.topic_prefix,
-        "DONGBO_WORKER_SYNC_TOLERANCE": str(settings.worker.sync_tolerance),
-        "DONGBO_WORKER_MINISTRY_TOLERANCE": str(settings.worker.ministry_tolerance),
-        "DONGBO_WORKER_PRESENCE_TOLERANCE": str(settings.worker.presence_tolerance),
-        "DONGBO_WORKER_TICK_INTERVAL": str(settings.worker.tick_interval),
-        "DONGBO_WORKER_CLOCK": settings.worker.clock,
         "DONGBO_STACK_HOME": str(settings.stack.home),
         "DONGBO_STACK_CACHE": str(settings.stack.cache),
     }
-    if settings.worker.clock_start is not None:
-        env["DONGBO_WORKER_CLOCK_START"] = settings.worker.clock_start.isoformat()
+    # Every worker setting, from its own fields: a new setting cannot be forgotten here.
+    for name in type(settings.worker).model_fields:
+        value = getattr(settings.worker, name)
+        if value is not None:
+            env[f"DONGBO_WORKER_{name.upper()}"] = (
+                value.isoformat() if isinstance(value, datetime) else str(value)
+            )
     return env

@@ -55,3 +55,27 @@ def wait_for(check: Callable[[], Any], timeout: float = 60.0, what: str = "condi
             return last
         time.sleep(0.2)
     raise AssertionError(f"{what} not met within {timeout}s (last: {last!r})")
+
+
+def read_all(settings: Settings, topic: str, timeout: float = 60.0) -> list[Any]:
+    """Every message of ``topic`` now in Kafka: read until the end offsets of all its partitions."""
+    from confluent_kafka import TopicPartition
+
+    consumer = Consumer({**settings.kafka.client_config(), "group.id": f"test-reader-{uuid.uuid4().hex[:8]}"})
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        ends = {}
+        for p in meta.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            if high > low:
+                ends[p] = high
+    finally:
+        consumer.close()
+
+    def done(messages: list[Any]) -> bool:
+        last: dict[int, int] = {}
+        for m in messages:
+            last[m.partition()] = max(last.get(m.partition(), -1), m.offset())
+        return all(last.get(p, -1) >= end - 1 for p, end in ends.items())
+
+    return read_topic(settings, topic, done, timeout=timeout)

@@ -1,117 +1,124 @@
-"""A worker killed with SIGKILL recovers its table from the changelog and applies nothing twice."""
+"""SIGKILL during the merge, on the stream clock: nothing lost, nothing evaluated twice differently.
+
+A simulated city with every fault is published before the worker starts (a backlog), then merged
+by a worker killed five times at random points (once with its RocksDB folder deleted, so the
+table and the stream time come back from the changelog alone), and the replay is closed with
+``dongbo watermark``. What it published must equal what the same records give merged in-process
+without a crash (``dongbo.replay``, the engine the worker runs): the final states (less version
+and update time), every alert (one per id: at least once, the same id when repeated), every
+conflict's open/resolve sequence, and the Redis figures.
+"""
 
 from __future__ import annotations
 
 import random
 import shutil
-from datetime import datetime, timedelta
+import time
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from typing import Any
 
 import pytest
 from redis import Redis
 
+from contract.settings import Settings
 from contract.topics import topics_for
-from producers.publisher import Publisher
+from dongbo.accuracy import truth_end
+from dongbo.replay import ReplayResult, replay
+from dongbo.watermark import close_replay
+from producers.simulator import SimulationConfig, fault_preset, run_simulation
 from schemas import codec
 from sinks.redis_sink import keys_for
 from streams.configured import worker_policy
-from streams.merge import apply_event
-from streams.model import VN_TZ, Channel, DossierEvent, Status, utcnow
-from streams.state import DossierState
-from tests.integration.kafka_util import read_topic, wait_for
+from tests.integration.kafka_util import read_all, read_topic, wait_for
 
 pytestmark = pytest.mark.integration
 
-FLOW = [Status.RECEIVED, Status.IN_PROGRESS, Status.SUPPLEMENT_REQUESTED, Status.SUPPLEMENT_RECEIVED,
-        Status.IN_PROGRESS, Status.RESULT_READY, Status.RETURNED]  # fmt: skip
+CONFIG = SimulationConfig(
+    seed=31, dossiers=150, days=4, start=date(2026, 4, 20), tail_days=3, faults=fault_preset("all")
+)
 
 
-def workload(dossiers: int, seed: int) -> list[DossierEvent]:
-    rnd = random.Random(seed)
-    t0 = datetime(2026, 4, 6, 7, 30, tzinfo=VN_TZ)
-    events = []
-    for i in range(dossiers):
-        d = f"TEST.{i:05d}"
-        for source in ("onestop", "portal"):
-            for j, status in enumerate(FLOW[: rnd.randint(2, len(FLOW))]):
-                events.append(
-                    DossierEvent(
-                        dossier_id=d, source=source, source_event_id=f"{d}-{source}-{j}", source_seq=j,
-                        status=status,
-                        occurred_at=t0 + timedelta(minutes=37 * j + (3 if source == "portal" else 0)),
-                        ingested_at=utcnow(), unit_code="UNIT", procedure_code="P", channel=Channel.COUNTER,
-                    )
-                )  # fmt: skip
-    rnd.shuffle(events)
-    # Every tenth event is sent twice (a source retrying).
-    return events + events[::10]
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"worker": settings.worker.model_copy(update={"clock": "stream"})})
 
 
-def expected_states(events: list[DossierEvent], settings) -> dict[str, DossierState]:
-    """What a worker that never died ends with: the pure rule, with the worker's policy, applied in
-    the same per-key order (the events are months old: every tolerance and due time has passed
-    for any 'now' of this run, so the wall clock does not change the result)."""
-    policy = worker_policy(settings)
-    states: dict[str, DossierState] = {}
-    for e in events:
-        states[e.dossier_id] = apply_event(states.get(e.dossier_id), e, utcnow(), policy).state
-    return states
+def reference(settings: Settings, tmp: Path) -> tuple[ReplayResult, Any]:
+    """The run without crashes: the same records through the same engine, in-process."""
+    run_simulation(settings, CONFIG, truth_path=tmp / "truth.jsonl", out=tmp / "records")
+    end = truth_end(tmp / "truth.jsonl")
+    return replay(tmp / "records", worker_policy(settings), settings.kafka.partitions, until=end), end
 
 
-def test_sigkill_then_restart_ends_in_the_state_of_a_worker_that_never_died(settings, worker, tmp_path):
-    events = workload(dossiers=300, seed=11)
-    expected = expected_states(events, settings)
+def ms(when: Any) -> Any:
+    """As a record carries it (Avro timestamp-millis)."""
+    return when.replace(microsecond=when.microsecond // 1000 * 1000) if when is not None else None
+
+
+def first_of_each_id(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for r in records:
+        if r["id"] in seen:
+            assert seen[r["id"]] == r, "one id, two different records"
+        else:
+            seen[r["id"]] = r
+    return list(seen.values())
+
+
+def test_five_sigkills_on_the_stream_clock_change_nothing(settings: Settings, worker, tmp_path: Path) -> None:
+    expected, end = reference(settings, tmp_path / "reference")
     names = topics_for(settings)
-    w = worker()
-    with Publisher(settings) as pub:
-        pub.send_events(events[: len(events) // 2])
-    # Let it get part of the way, then kill it without any chance to commit or flush.
-    read_topic(settings, names.state, lambda m: len(m) >= 200, timeout=60)
-    w.kill()
-    # Throw the local RocksDB away too: the table must come back from the changelog alone.
-    shutil.rmtree(settings.worker.data_dir, ignore_errors=True)
-    with Publisher(settings) as pub:
-        pub.send_events(events[len(events) // 2 :])
+    run_simulation(settings, CONFIG)  # the backlog, in Kafka before any worker runs
+    rnd = random.Random(5)
+    for n in range(5):
+        w = worker()
+        # Killed somewhere in the merge: after a random number of states, or a random pause.
+        states = rnd.randint(50, 600)
+        read_topic(settings, names.state, lambda m, k=states: len(m) >= k, timeout=120)
+        time.sleep(rnd.uniform(0.0, 2.0))
+        w.kill()
+        if n == 2:
+            shutil.rmtree(settings.worker.data_dir, ignore_errors=True)  # the changelog alone
     worker()
+    assert close_replay(settings, end, timeout=300) == 0
 
-    total = sum(1 for _ in expected)
+    alerts = first_of_each_id(
+        [codec.decode("vn.dongbo.DeadlineAlert", m.value()) for m in read_all(settings, names.deadlines)]
+    )
+    want_alerts = Counter((d, kind, ms(at)) for d, kind, at in expected.alert_log)
+    assert Counter((a["dossier_id"], a["kind"], a["at"]) for a in alerts) == want_alerts
 
-    def latest(msgs):
-        out: dict[str, dict] = {}
-        for m in msgs:
-            rec = codec.decode("vn.dongbo.DossierState", m.value())
-            if rec["version"] >= out.get(rec["dossier_id"], {}).get("version", -1):
-                out[rec["dossier_id"]] = rec
-        return out
+    conflicts = first_of_each_id(
+        [codec.decode("vn.dongbo.ConflictEvent", m.value()) for m in read_all(settings, names.conflicts)]
+    )
+    got_seq: dict[tuple[str, str], list[tuple[str, Any, Any]]] = {}
+    for c in conflicts:
+        key = f"{c['kind']}:{'+'.join(c['systems'])}"
+        got_seq.setdefault((c["dossier_id"], key), []).append((c["change"], c["since"], c["at"]))
+    want_seq: dict[tuple[str, str], list[tuple[str, Any, Any]]] = {}
+    for dossier, change, key, since, at in expected.conflict_log:
+        want_seq.setdefault((dossier, key), []).append((change, ms(since), ms(at)))
+    assert got_seq == want_seq
 
-    def caught_up(msgs) -> bool:
-        got = latest(msgs)
-        return len(got) == total and all(got[d]["version"] == s.version for d, s in expected.items())
-
-    # Generous: restoring the table from its changelog and catching up shares two cores with the
-    # broker and Redis on a CI box (under a minute when the machine is idle).
-    got = latest(read_topic(settings, names.state, caught_up, timeout=300))
-    for d, state in expected.items():
-        rec = got[d]
-        assert rec["version"] == state.version, d  # a re-applied event would have bumped it
-        assert rec["status"] == state.status
-        for source, view in state.sources.items():
-            assert rec["sources"][source]["events"] == view.events  # each event counted once
+    latest: dict[str, dict[str, Any]] = {}
+    for m in read_all(settings, names.state):
+        rec = codec.decode("vn.dongbo.DossierState", m.value())
+        if rec["version"] >= latest.get(rec["dossier_id"], {}).get("version", -1):
+            latest[rec["dossier_id"]] = rec
+    assert set(latest) == set(expected.states)
+    for d, want in expected.states.items():
+        got = latest[d]
+        assert got["status"] == want["status"], d
+        assert got["outcome"] == want["outcome"], d
+        assert sorted(c["kind"] for c in got["conflicts"]) == sorted(c["kind"] for c in want["conflicts"]), d
+        assert list(got["alerts"]) == list(want["alerts"]), d
 
     redis = Redis.from_url(settings.redis.url)
     keys = keys_for(settings)
-
-    def redis_caught_up() -> bool:
-        pipe = redis.pipeline()
-        for d in expected:
-            pipe.hget(keys.dossier(d), "version")
-        return [int(v or -1) for v in pipe.execute()] == [s.version for s in expected.values()]
-
-    wait_for(redis_caught_up, timeout=30, what="Redis holds every final version")
-    assert int(redis.hget(keys.stats, "all") or 0) == total
-    # Statistics are views of state: the live counters equal a recount of the stored states.
-    by_status: dict[str, int] = {}
-    for state in expected.values():
-        by_status[state.status or "NONE"] = by_status.get(state.status or "NONE", 0) + 1
-    for status, n in by_status.items():
-        assert int(redis.hget(keys.stats, f"status={status}") or 0) == n
-        assert redis.scard(keys.members(f"status={status}")) == n
+    by_status = Counter(s["status"] or "NONE" for s in expected.states.values())
+    wait_for(lambda: int(redis.hget(keys.stats, "all") or 0) == len(expected.states), timeout=60,
+             what="Redis counts every dossier")  # fmt: skip
+    for status, count in by_status.items():
+        assert int(redis.hget(keys.stats, f"status={status}") or 0) == count, status

@@ -3,6 +3,7 @@ across a worker restart. The worker's wall clock is started a few seconds before
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -25,7 +26,10 @@ START = DUE - timedelta(seconds=4)  # the worker's clock starts 4 s before the d
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    worker = settings.worker.model_copy(update={"clock_start": START, "tick_interval": 0.5})
+    # No alert grace: these tests put the clock seconds from the due time.
+    worker = settings.worker.model_copy(
+        update={"clock_start": START, "tick_interval": 0.5, "alert_grace": 0.0}
+    )
     return settings.model_copy(update={"worker": worker})
 
 
@@ -64,7 +68,8 @@ def test_near_then_overdue_with_no_further_event_once_each_even_after_a_restart(
         "vn.dongbo.DeadlineAlert", next(m for m in msgs if alerts([m]) == [("OPEN", "overdue")]).value()
     )
     assert first["due_at"] == DUE
-    assert first["at"] > DUE
+    # Its moment, not the wall time it was noticed: overdue once past due (1 µs past, in millis).
+    assert first["at"] == DUE
 
     # Restart the worker: the fired alerts are part of the changelogged state, so none fires again.
     w.stop()
@@ -114,3 +119,44 @@ def test_alerts_fire_once_across_a_rebalance(settings, worker, tmp_path):
             second.stop()
     finally:
         first.stop()
+
+
+def test_a_completion_waiting_in_the_backlog_is_read_before_the_clock_moves_on(settings, tmp_path):
+    """The worker stops before the due time; while it is down the dossier is completed (the record
+    waits in Kafka); it restarts an hour after the due time. Its partition's time moves to now only
+    once the backlog is read: no overdue alert for the dossier completed on time, and one for the
+    dossier that was not (the clock did move). With the default alert grace."""
+    from tests.integration.conftest import WorkerHandle
+
+    names = topics_for(settings)
+
+    def at(start: datetime) -> Settings:
+        ws = settings.worker.model_copy(
+            update={"clock_start": start, "tick_interval": 0.5, "alert_grace": 900.0}
+        )
+        return settings.model_copy(update={"worker": ws})
+
+    before = WorkerHandle(at(RECEIVED + timedelta(minutes=1)), tmp_path / "before.log").start()
+    try:
+        with Publisher(settings) as pub:
+            pub.send_events([replace(received("DONE"), ingested_at=RECEIVED),
+                             replace(received("LATE"), ingested_at=RECEIVED)])  # fmt: skip
+        read_topic(settings, names.state, lambda m: len({x.key() for x in m}) >= 2, timeout=60)
+    finally:
+        before.stop()
+    done = DossierEvent(
+        dossier_id="DONE", source="onestop", source_event_id="DONE-done", source_seq=2,
+        status=Status.RESULT_READY, occurred_at=DUE - timedelta(minutes=30),
+        ingested_at=DUE - timedelta(minutes=30),
+    )  # fmt: skip
+    with Publisher(settings) as pub:
+        pub.send_events([done])  # captured while the worker is down: a backlog of one
+    after = WorkerHandle(at(DUE + timedelta(hours=1)), tmp_path / "after.log").start()
+    try:
+        msgs = read_topic(settings, names.deadlines, lambda m: ("LATE", "overdue") in alerts(m), timeout=60)
+        assert ("DONE", "overdue") not in alerts(msgs)
+        states = [codec.decode("vn.dongbo.DossierState", m.value()) for m in read_topic(
+            settings, names.state, lambda m: any(x.key() == b"DONE" for x in m), timeout=10)]  # fmt: skip
+        assert [s["outcome"] for s in states if s["dossier_id"] == "DONE"][-1] == "ON_TIME"
+    finally:
+        after.stop()

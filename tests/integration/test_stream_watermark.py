@@ -26,7 +26,11 @@ END = datetime(2026, 3, 10, tzinfo=VN_TZ)
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"worker": settings.worker.model_copy(update={"clock": "stream"})})
+    # One source (the one-stop) feeds this city, and no alert grace: the test is about the watermark.
+    ws = settings.worker.model_copy(
+        update={"clock": "stream", "watermark_sources": "onestop", "alert_grace": 0.0}
+    )
+    return settings.model_copy(update={"worker": ws})
 
 
 def test_the_end_of_replay_watermark_fires_what_fell_due_after_the_last_event(settings, worker):
