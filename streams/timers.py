@@ -1,10 +1,10 @@
 """The due-time index: when each dossier next needs a look although no event arrives.
 
-Absence is an event: a disagreement outliving its tolerance, a deadline passing. Each worker keeps
-an in-memory heap of (moment, dossier) for the partitions it owns; a Faust timer pops what is due
-and sends a tick keyed by the dossier to the ticks topic, which the merge agent consumes with the
-events (same key, same partition, same owner), so only the stream ever writes the table. The heap
-is rebuilt from the table after every rebalance (each stored state carries its next moment).
+Absence is an event: a record read ahead becoming visible, a disagreement outliving its
+tolerance, a deadline to judge. Each worker keeps an in-memory heap of (moment, dossier) per
+partition it owns; when the partition's stream time passes moments (``streams.engine``), they
+are popped in order and each dossier is evaluated at its own moment. The heap is rebuilt from the
+table after every rebalance (each stored state carries its next moment).
 """
 
 from __future__ import annotations
