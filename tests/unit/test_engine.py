@@ -129,3 +129,17 @@ def test_a_bug_in_the_rules_is_not_swallowed(monkeypatch) -> None:
     engine = MergeEngine(POLICY, {}, lambda key: partition_of(key, 12))
     with pytest.raises(KeyError):
         engine.on_event(partition_of(D.encode(), 12), received())
+
+
+def test_a_record_not_visible_yet_is_still_rejected_at_once() -> None:
+    # The partition's time has not started (it waits for three sources): the record is kept for
+    # later, but what the rules will make of it is tried now, while it can be dead-lettered.
+    engine = MergeEngine(POLICY, {}, lambda key: partition_of(key, 12), expected_sources=("onestop", "civil"))
+    p = partition_of(D.encode(), 12)
+    assert engine.time(p) is None and engine.on_event(p, received()).applied
+    absurd = replace(received(), source="portal", source_event_id="p1", event_id="",
+                     due_at=datetime(2500, 1, 1, tzinfo=VN_TZ))  # fmt: skip
+    step = engine.on_event(p, absurd)
+    assert step.rejected is not None and step.rejected.reason == "merge_rejected"
+    state = engine.state(D.encode())
+    assert state is not None and [h.source for h in state.history] == ["onestop"]
