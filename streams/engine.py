@@ -171,10 +171,14 @@ class MergeEngine:
         return self._catch_up(partition)
 
     def take_writes(self) -> list[tuple[int, bytes, bytes]]:
-        """(partition, key, value) written since the last call, for the caller to store."""
+        """(partition, key, value) written since the last call, for the caller to store, in the
+        order to store them: each partition's clock after its states. The changelog keeps a
+        partition's records in order, so a crash that loses the end of a batch's writes can leave
+        states without the clock (their events are redelivered and found applied), never the clock
+        without the states it counts (redelivered events would then be read as late)."""
         writes = [(p, key, value) for key, (p, value) in self._writes.items()]
         self._writes.clear()
-        return writes
+        return sorted(writes, key=lambda w: is_meta(w[1]))  # stable: states first, in order
 
     def forget(self) -> None:
         """After a rebalance: clocks and timers are read again from the table when next needed

@@ -86,6 +86,7 @@ def test_deferred_writes_reach_the_table_only_when_handed_over() -> None:
     assert table == {} and engine.state(D.encode()) is not None  # read back before it is stored
     writes = engine.take_writes()
     assert {key for _, key, _ in writes} >= {D.encode()} and all(part == p for part, _, _ in writes)
+    assert writes[-1][1].startswith(b"\x00clock:")  # the clock after the states it counts
     assert engine.take_writes() == []
 
 
