@@ -25,6 +25,7 @@ class DongboMetrics:
     event_lag_seconds: Histogram
     source_last_event: Gauge
     stream_time: Gauge
+    misrouted: Counter
     conflicts: Counter
     alerts: Counter
 
@@ -76,6 +77,13 @@ class DongboMetrics:
                 "Each partition's stream time: every source's records captured by then have been read "
                 "(behind the wall clock: alerts wait for the slowest source)",
                 ["partition"],
+                registry=registry,
+            ),
+            misrouted=Counter(
+                f"{prefix}_misrouted_records",
+                "Raw records on a partition other than their dossier's (a source not keyed by the "
+                "dossier id with the Java partitioner): the stream time may then read them as late",
+                ["source"],
                 registry=registry,
             ),
             conflicts=Counter(

@@ -122,3 +122,13 @@ def test_five_sigkills_on_the_stream_clock_change_nothing(settings: Settings, wo
              what="Redis counts every dossier")  # fmt: skip
     for status, count in by_status.items():
         assert int(redis.hget(keys.stats, f"status={status}") or 0) == count, status
+
+    # The worker says where each partition's time stands, and that every record came in on its
+    # dossier's partition (what the stream time relies on).
+    from urllib.request import urlopen
+
+    text = urlopen(f"http://127.0.0.1:{settings.worker.web_port}/metrics", timeout=10).read().decode()
+    times = [line for line in text.splitlines() if line.startswith("dongbo_stream_time_seconds{")]
+    assert len(times) == settings.kafka.partitions
+    assert all(float(line.split()[-1]) >= end.timestamp() - 1 for line in times)
+    assert not [line for line in text.splitlines() if line.startswith("dongbo_misrouted_records_total{")]
