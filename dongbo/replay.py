@@ -33,6 +33,8 @@ from streams.normalise.errors import NormaliseError
 from streams.normalise.registry import normalise
 from streams.normalise.sources import captured_at
 
+BATCH = 500  # events between stores, as the worker's merge batch
+
 
 @dataclass
 class ReplayResult:
@@ -95,8 +97,14 @@ def replay(
         )
     table: dict[bytes, bytes] = {}
     engine = MergeEngine(
-        policy, table, lambda key: partition_of(key, partitions), expected_sources=LIVE_SYSTEMS
-    )
+        policy, table, lambda key: partition_of(key, partitions), expected_sources=LIVE_SYSTEMS,
+        write_through=False,
+    )  # fmt: skip
+
+    def store() -> None:  # as the worker does after each batch
+        for _, key, raw in engine.take_writes():
+            table[key] = raw
+
     result = ReplayResult(states={})
     ordered = records_in_send_order(directory) if order == "send" else records_as_a_backlog(directory, seed)
     latest: datetime | None = None  # the last capture read: where time ends unless ``until`` says
@@ -114,12 +122,15 @@ def replay(
         result.note(step.outputs)
         if step.rejected is not None:
             result.dead_letters[step.rejected.reason] += 1
+        if n % BATCH == 0:
+            store()
         if progress is not None and n % 10_000 == 0:
             progress(n)
     until = until or latest
     if until is not None:
         for partition in range(partitions):
             result.note(engine.advance(partition, until))
+    store()
     for state in engine.states():
         result.states[state.dossier_id] = state_json(state.to_record())
     return result

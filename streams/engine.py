@@ -18,12 +18,13 @@ the state that records them: a crash in between republishes, it never loses an o
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from streams.domain.calendar import CalendarError
-from streams.merge import MergeResult, apply_event, conflict_changes, evaluate, new_alerts
+from streams.domain.calendar import MAX_YEAR, MIN_YEAR, CalendarError
+from streams.merge import MergeResult, apply_event, apply_hidden, conflict_changes, evaluate, new_alerts
 from streams.merge_policy import MergePolicy
 from streams.model import DossierEvent
 from streams.state import Conflict, DossierState
@@ -51,9 +52,25 @@ class Output:
         return self.state.evaluated_at
 
 
+log = logging.getLogger(__name__)
+
 # The moment a dossier is "evaluated" at before its partition's time starts: earlier than any
 # capture the normaliser lets through (it refuses times before 2000), so nothing is visible.
 BEFORE_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+
+# A time the rules can count from: a deadline adds at most months of working time to any of an
+# event's times, so these bounds keep every computation inside the calendar's years.
+SAFE_YEARS = (MIN_YEAR + 5, MAX_YEAR - 10)
+
+
+def out_of_range(event: DossierEvent) -> str | None:
+    """Why the rules could not work with this event's times (None: they can)."""
+    for name, value in vars(event).items():
+        if isinstance(value, datetime) and not SAFE_YEARS[0] <= value.year <= SAFE_YEARS[1]:
+            lo, hi = SAFE_YEARS
+            return f"{name}={value.isoformat()} is outside the years the calendar counts ({lo}–{hi})"
+    return None
+
 
 # Errors of the data, not of the code: the rules were handed a value they cannot work with.
 DATA_ERRORS: tuple[type[Exception], ...] = (CalendarError, OverflowError)
@@ -99,20 +116,20 @@ class MergeEngine:
         self.timers: dict[int, TimerIndex] = {}
         self.clocks: dict[int, PartitionClock] = {}
         self.cache = StateCache(maxsize=cache_size)
-        self._writes: dict[bytes, tuple[int, bytes]] = {}  # key -> (partition, value), not yet in the table
+        # key -> (partition, state or clock) not yet in the table: serialised once, when handed over
+        self._writes: dict[bytes, tuple[int, DossierState | PartitionClock]] = {}
         self._clock_keys: dict[int, bytes] = {}
         self._loaded = False
 
     # -- reading -----------------------------------------------------------------------------
 
-    def _raw(self, key: bytes) -> bytes | None:
-        pending = self._writes.get(key)
-        return pending[1] if pending is not None else self.table.get(key)
-
     def state(self, key: bytes) -> DossierState | None:
         if is_meta(key):
             return None
-        return self.cache.load(key, self._raw(key))
+        pending = self._writes.get(key)
+        if pending is not None:
+            return pending[1]  # type: ignore[return-value]  # dossier keys hold states
+        return self.cache.load(key, self.table.get(key))
 
     def states(self) -> Iterator[DossierState]:
         """Every dossier state in the table (offline: after the last ``take_writes``)."""
@@ -148,15 +165,26 @@ class MergeEngine:
         now = clock.now if clock.now is not None else BEFORE_TIME
         if last is not None and last > now:
             now = last
-        try:
-            if event.ingested_at > now:
-                # Not visible yet: what the rules will make of it is only known when the time
-                # reaches its capture, in a look with no message to dead-letter. So try it now,
-                # as it will be read then (the result is thrown away).
-                apply_event(state, event, event.ingested_at, self.policy)
-            result = apply_event(state, event, now, self.policy)
-        except DATA_ERRORS as exc:
-            return Step(outputs, Rejection("merge_rejected", f"{type(exc).__name__}: {exc}"))
+        if event.ingested_at > now and (state is None or state.evaluated_at is not None):
+            # Not visible yet (the common case on the stream clock): kept, nothing derived. What
+            # the rules will make of it is only known when it shows, in a look with no message to
+            # dead-letter; a time the calendar cannot count to is refused now.
+            wrong = out_of_range(event)
+            if wrong is not None:
+                return Step(outputs, Rejection("merge_rejected", wrong))
+            result = apply_hidden(state, event, BEFORE_TIME)
+            if result.applied:
+                # Nothing derived changed: the next moment is the old one or this capture.
+                self._put(partition, key, result.state)
+                index = self.timers.setdefault(self.partition_of(key), TimerIndex())
+                index.schedule_by(key, event.ingested_at)
+            outputs.append(self._output(key, state, result, republish=False, schedule=False))
+            return Step(outputs)
+        else:
+            try:
+                result = apply_event(state, event, now, self.policy)
+            except DATA_ERRORS as exc:
+                return Step(outputs, Rejection("merge_rejected", f"{type(exc).__name__}: {exc}"))
         # A redelivered event re-publishes the current state (cheap insurance: sinks keep the
         # highest version). Its conflict changes and alerts need no second send: the agent stores
         # a state only once what it produced has been acknowledged (docs/guarantees.md).
@@ -176,7 +204,12 @@ class MergeEngine:
         partition's records in order, so a crash that loses the end of a batch's writes can leave
         states without the clock (their events are redelivered and found applied), never the clock
         without the states it counts (redelivered events would then be read as late)."""
-        writes = [(p, key, value) for key, (p, value) in self._writes.items()]
+        writes = []
+        for key, (p, value) in self._writes.items():
+            raw = value.dumps()
+            if isinstance(value, DossierState):
+                self.cache.put(key, raw, value)
+            writes.append((p, key, raw))
         self._writes.clear()
         return sorted(writes, key=lambda w: is_meta(w[1]))  # stable: states first, in order
 
@@ -215,13 +248,13 @@ class MergeEngine:
         key = self._clock_keys.get(partition)
         if key is None:
             key = self._clock_keys[partition] = clock_key(partition, self.partition_of)
-        self._put(partition, key, self.clocks[partition].dumps())
+        self._put(partition, key, self.clocks[partition])
 
-    def _put(self, partition: int, key: bytes, raw: bytes) -> None:
+    def _put(self, partition: int, key: bytes, value: DossierState | PartitionClock) -> None:
+        self._writes[key] = (partition, value)
         if self.write_through:
-            self.table[key] = raw  # assigned back, or it never reaches the changelog
-        else:
-            self._writes[key] = (partition, raw)
+            for _, k, raw in self.take_writes():
+                self.table[k] = raw  # assigned back, or it never reaches the changelog
 
     def _catch_up(self, partition: int) -> list[Output]:
         """Every moment up to the partition's time, in order, each evaluated at its own time (a
@@ -245,7 +278,16 @@ class MergeEngine:
         if current.evaluated_at is not None and current.evaluated_at > now:
             self._schedule(key, current)
             return None
-        return self._record(partition, key, current, evaluate(current, now, self.policy), republish=False)
+        try:
+            result = evaluate(current, now, self.policy)
+        except DATA_ERRORS:
+            # Not expected: times the rules cannot count from are refused when read
+            # (``out_of_range``). The dossier stays as it was until its next event; the worker goes on.
+            log.exception(
+                "dossier %s cannot be evaluated at %s; left as it was", key.decode(errors="replace"), now
+            )
+            return None
+        return self._record(partition, key, current, result, republish=False)
 
     def _schedule(self, key: bytes, state: DossierState) -> None:
         index = self.timers.setdefault(self.partition_of(key), TimerIndex())
@@ -254,14 +296,23 @@ class MergeEngine:
     def _record(
         self, partition: int, key: bytes, old: DossierState | None, result: MergeResult, republish: bool
     ) -> Output:
-        new = result.state
         if result.changed or result.applied:
-            raw = new.dumps()
-            self._put(partition, key, raw)
-            self.cache.put(key, raw, new)
+            self._put(partition, key, result.state)
+        return self._output(key, old, result, republish)
+
+    def _output(
+        self,
+        key: bytes,
+        old: DossierState | None,
+        result: MergeResult,
+        republish: bool,
+        schedule: bool = True,
+    ) -> Output:
+        new = result.state
         opened, resolved = conflict_changes(old, new)
         alerts = new_alerts(old, new)
-        self._schedule(key, new)
+        if schedule:
+            self._schedule(key, new)
         return Output(
             key=key,
             state=new,

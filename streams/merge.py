@@ -42,6 +42,21 @@ def apply_event(
     return _result(base, derive(base, history, policy, as_of=now), now, applied=True)
 
 
+def apply_hidden(state: DossierState | None, event: DossierEvent, before: datetime) -> MergeResult:
+    """Keep an event that is not visible yet (captured after the moment the dossier stands at):
+    nothing derived changes, so nothing is derived; it shows when the dossier is evaluated at its
+    capture. ``before``: the evaluation moment of a dossier first seen this way (earlier than any
+    capture, so that every record of it is still to show)."""
+    base = state if state is not None else DossierState(dossier_id=event.dossier_id, evaluated_at=before)
+    if event.dossier_id != base.dossier_id:
+        raise ValueError(f"event for {event.dossier_id} applied to state of {base.dossier_id}")
+    if any(h.event_id == event.event_id for h in base.history):
+        return MergeResult(base, applied=False, changed=False)
+    history = list(base.history)
+    bisect.insort(history, HistoryEntry.of_event(event), key=HistoryEntry.order_key)
+    return MergeResult(replace(base, history=tuple(history)), applied=True, changed=False)
+
+
 def evaluate(state: DossierState, as_of: datetime, policy: MergePolicy = DEFAULT_POLICY) -> MergeResult:
     """Re-evaluate the time-dependent parts (conflict tolerances, ...) at ``as_of``, no new event."""
     return _result(state, derive(state, state.history, policy, as_of=as_of), as_of, applied=False)

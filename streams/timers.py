@@ -63,6 +63,13 @@ class TimerIndex:
         self._due[key] = ts
         heapq.heappush(self._heap, (ts, key))
 
+    def schedule_by(self, key: bytes, moment: datetime) -> None:
+        """The dossier needs a look at ``moment`` at the latest (a record kept for later): its
+        next moment is the earlier of the two, with nothing else recomputed."""
+        ts = self._due.get(key)
+        if ts is None or moment.timestamp() < ts:
+            self.schedule(key, moment)
+
     def pop_due(self, now: datetime, limit: int = 10_000) -> list[bytes]:
         """Dossiers whose moment has come, each once; stale heap entries are skipped."""
         out: list[bytes] = []
