@@ -203,12 +203,13 @@ def watermark(
 
 
 def _register() -> None:
+    from dongbo.cli_bench import register as register_bench
     from dongbo.cli_dlq import register as register_dlq
     from dongbo.cli_domain import register as register_domain
     from dongbo.cli_import import register as register_import
     from dongbo.cli_simulate import register as register_simulate
 
-    for register in (register_dlq, register_import, register_domain, register_simulate):
+    for register in (register_dlq, register_import, register_domain, register_simulate, register_bench):
         register(app)
 
 
