@@ -16,6 +16,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contract.sources import LIVE_SYSTEMS
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -79,7 +81,7 @@ class WorkerSettings(BaseSettings):
         description="wall clock: seconds between checks that a partition has caught up (and moves to now)",
     )
     watermark_sources: str = Field(
-        "onestop,portal,civil,land,business",
+        ",".join(LIVE_SYSTEMS),
         description="sources a partition's stream time waits for before it starts (comma-separated)",
     )
     batch_size: int = Field(

@@ -157,10 +157,15 @@ def in_process(settings: Settings, config: SimulationConfig, work: Path) -> tupl
     return out[0], out[1]
 
 
-def run_bench(settings: Settings, dossiers: int, timeout: float, say: Say) -> list[str]:
-    config = SimulationConfig(
+def city(dossiers: int) -> SimulationConfig:
+    """The benchmark's city: two days, every fault, a fixed seed."""
+    return SimulationConfig(
         seed=31, dossiers=dossiers, days=2, start=date(2026, 3, 2), faults=fault_preset("all")
     )
+
+
+def run_bench(settings: Settings, dossiers: int, timeout: float, say: Say) -> list[str]:
+    config = city(dossiers)
     work = Path(tempfile.mkdtemp(prefix="dongbo-bench-"))
     bench = isolated(settings, work)
     say(f"dongbo bench: {dossiers:,} simulated dossiers over 2 days, every fault (seed 31); work in {work}")

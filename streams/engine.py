@@ -176,15 +176,13 @@ class MergeEngine:
             if result.applied:
                 # Nothing derived changed: the next moment is the old one or this capture.
                 self._put(partition, key, result.state)
-                index = self.timers.setdefault(self.partition_of(key), TimerIndex())
-                index.schedule_by(key, event.ingested_at)
+                self._index(key).schedule_by(key, event.ingested_at)
             outputs.append(self._output(key, state, result, republish=False, schedule=False))
             return Step(outputs)
-        else:
-            try:
-                result = apply_event(state, event, now, self.policy)
-            except DATA_ERRORS as exc:
-                return Step(outputs, Rejection("merge_rejected", f"{type(exc).__name__}: {exc}"))
+        try:
+            result = apply_event(state, event, now, self.policy)
+        except DATA_ERRORS as exc:
+            return Step(outputs, Rejection("merge_rejected", f"{type(exc).__name__}: {exc}"))
         # A redelivered event re-publishes the current state (cheap insurance: sinks keep the
         # highest version). Its conflict changes and alerts need no second send: the agent stores
         # a state only once what it produced has been acknowledged (docs/guarantees.md).
@@ -289,9 +287,11 @@ class MergeEngine:
             return None
         return self._record(partition, key, current, result, republish=False)
 
+    def _index(self, key: bytes) -> TimerIndex:
+        return self.timers.setdefault(self.partition_of(key), TimerIndex())
+
     def _schedule(self, key: bytes, state: DossierState) -> None:
-        index = self.timers.setdefault(self.partition_of(key), TimerIndex())
-        index.schedule(key, state_next_moment(state, self.policy))
+        self._index(key).schedule(key, state_next_moment(state, self.policy))
 
     def _record(
         self, partition: int, key: bytes, old: DossierState | None, result: MergeResult, republish: bool
