@@ -16,7 +16,7 @@ Pure and deterministic: the same history evaluated at the same moment gives the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from streams.conflicts import detect
@@ -66,8 +66,7 @@ def derive(
     facts = gather(visible, policy)
     as_of = as_of or (facts.history[-1].occurred_at if facts.history else None)
     conflicts = detect(facts.sources, facts.first_seen, as_of, policy.conflicts) if as_of else {}
-    state = replace(
-        base,
+    state = base.evolve(
         status=facts.status,
         procedure_code=facts.procedure_code,
         unit_code=facts.unit_code,
@@ -91,8 +90,7 @@ def derive(
         policy.rules, legal, unit_code=facts.unit_code, ended=facts.ended_at is not None, as_of=judged_at,
         fired=frozenset(base.alerts),
     )  # fmt: skip
-    return replace(
-        state,
+    return state.evolve(
         due_at=legal.due_at,
         extended_due_at=legal.extended_due_at,
         outcome=legal.outcome,

@@ -176,8 +176,8 @@ class MergeEngine:
             if result.applied:
                 # Nothing derived changed: the next moment is the old one or this capture.
                 self._put(partition, key, result.state)
-                self._index(key).schedule_by(key, event.ingested_at)
-            outputs.append(self._output(key, state, result, republish=False, schedule=False))
+                self._index(partition).schedule_by(key, event.ingested_at)
+            outputs.append(self._output(partition, key, state, result, republish=False, schedule=False))
             return Step(outputs)
         try:
             result = apply_event(state, event, now, self.policy)
@@ -240,7 +240,7 @@ class MergeEngine:
                 if key.startswith(b"\x00clock:"):
                     self.clocks[int(key.split(b":")[1])] = PartitionClock.loads(raw)
                 continue
-            self._schedule(key, DossierState.loads(raw))
+            self._schedule(self.partition_of(key), key, DossierState.loads(raw))
 
     def _put_clock(self, partition: int) -> None:
         key = self._clock_keys.get(partition)
@@ -274,7 +274,7 @@ class MergeEngine:
         if current is None:
             return None
         if current.evaluated_at is not None and current.evaluated_at > now:
-            self._schedule(key, current)
+            self._schedule(partition, key, current)
             return None
         try:
             result = evaluate(current, now, self.policy)
@@ -287,21 +287,22 @@ class MergeEngine:
             return None
         return self._record(partition, key, current, result, republish=False)
 
-    def _index(self, key: bytes) -> TimerIndex:
-        return self.timers.setdefault(self.partition_of(key), TimerIndex())
+    def _index(self, partition: int) -> TimerIndex:
+        return self.timers.setdefault(partition, TimerIndex())
 
-    def _schedule(self, key: bytes, state: DossierState) -> None:
-        self._index(key).schedule(key, state_next_moment(state, self.policy))
+    def _schedule(self, partition: int, key: bytes, state: DossierState) -> None:
+        self._index(partition).schedule(key, state_next_moment(state, self.policy))
 
     def _record(
         self, partition: int, key: bytes, old: DossierState | None, result: MergeResult, republish: bool
     ) -> Output:
         if result.changed or result.applied:
             self._put(partition, key, result.state)
-        return self._output(key, old, result, republish)
+        return self._output(partition, key, old, result, republish)
 
     def _output(
         self,
+        partition: int,
         key: bytes,
         old: DossierState | None,
         result: MergeResult,
@@ -312,7 +313,7 @@ class MergeEngine:
         opened, resolved = conflict_changes(old, new)
         alerts = new_alerts(old, new)
         if schedule:
-            self._schedule(key, new)
+            self._schedule(partition, key, new)
         return Output(
             key=key,
             state=new,

@@ -18,6 +18,7 @@ from streams.domain.calendar import BusinessCalendar
 from streams.domain.catalogue import Catalogue, NoVersionAt, ProcedureVersion, UnknownProcedure
 from streams.domain.deadlines import (
     compute_due,
+    due_of,
     judge_outcome,
     judged_due,
     near_deadline,
@@ -93,8 +94,8 @@ class LegalFacts:
     pauses: tuple[Pause, ...]
 
 
-def _spans(pauses: Sequence[Pause]) -> list[tuple[datetime, datetime | None, str]]:
-    return [(p.start, p.end, p.reason) for p in pauses]
+def _spans(pauses: Sequence[Pause]) -> tuple[tuple[datetime, datetime | None, str], ...]:
+    return tuple((p.start, p.end, p.reason) for p in pauses)
 
 
 def legal_view(
@@ -120,10 +121,9 @@ def legal_view(
     if version is None:
         return Legal(received_late=late, note="procedure not in the catalogue at the receipt date")
     complex_case = complex_case and version.complex_limit is not None
-    comp = compute_due(
-        facts.received_at, version, cal, _spans(facts.pauses), channel=facts.channel,
-        policy=rules.policy, complex_case=complex_case, explain=False,
-    )  # fmt: skip
+    comp = due_of(
+        facts.received_at, version, cal, _spans(facts.pauses), facts.channel, rules.policy, complex_case
+    )
     judged = judged_due(comp.due_at, extended_due_at, rules.policy)
     outcome = judge_outcome(
         judged, facts.ended_at, as_of or facts.received_at, rules.policy.early_margin, cal
@@ -185,6 +185,8 @@ def _two_limits(
     spans = _spans(facts.pauses)
 
     def due(complex_case: bool) -> datetime | None:
+        if cal is rules.calendar(facts.unit_code):
+            return due_of(received_at, version, cal, spans, facts.channel, rules.policy, complex_case).due_at
         return compute_due(
             received_at, version, cal, spans, channel=facts.channel, policy=rules.policy,
             complex_case=complex_case, explain=False,

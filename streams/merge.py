@@ -9,7 +9,7 @@ visible change.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from streams.derive import derive
@@ -54,7 +54,7 @@ def apply_hidden(state: DossierState | None, event: DossierEvent, before: dateti
         return MergeResult(base, applied=False, changed=False)
     history = list(base.history)
     bisect.insort(history, HistoryEntry.of_event(event), key=HistoryEntry.order_key)
-    return MergeResult(replace(base, history=tuple(history)), applied=True, changed=False)
+    return MergeResult(base.evolve(history=tuple(history)), applied=True, changed=False)
 
 
 def evaluate(state: DossierState, as_of: datetime, policy: MergePolicy = DEFAULT_POLICY) -> MergeResult:
@@ -63,9 +63,9 @@ def evaluate(state: DossierState, as_of: datetime, policy: MergePolicy = DEFAULT
 
 
 def _result(base: DossierState, derived: DossierState, now: datetime, applied: bool) -> MergeResult:
-    changed = derived.visible() != base.visible()
+    changed = not derived.same_visible(base)
     if changed:
-        derived = replace(derived, version=base.version + 1, updated_at=now)
+        derived = derived.evolve(version=base.version + 1, updated_at=now)
     return MergeResult(derived, applied=applied, changed=changed)
 
 

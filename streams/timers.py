@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from streams.conflicts import next_moment
-from streams.facts import by_source
 from streams.legal import Legal, next_moments
 from streams.merge_policy import MergePolicy
 from streams.state import DossierState
@@ -24,12 +23,17 @@ def state_next_moment(state: DossierState, policy: MergePolicy) -> datetime | No
     """The next time (capture time, the clock's) this dossier's state could change with no new
     event: a record already read becomes visible, a tolerance runs out, a deadline is judged."""
     after = state.evaluated_at
-    visible = [e for e in state.history if after is None or e.ingested_at <= after]
-    pending = [e.ingested_at for e in state.history if after is not None and e.ingested_at > after]
-    first_seen = {s: min(e.ingested_at for e in entries) for s, entries in by_source(visible).items()}
+    first_seen: dict[str, datetime] = {}  # each source's first capture among the visible records
+    pending: datetime | None = None  # the next record to become visible
+    for e in state.history:
+        at = e.ingested_at
+        if after is not None and at > after:
+            pending = at if pending is None or at < pending else pending
+        elif e.source not in first_seen or at < first_seen[e.source]:
+            first_seen[e.source] = at
     moments = [m for m in [next_moment(state.sources, first_seen, policy.conflicts, after)] if m is not None]
-    if pending:
-        moments.append(min(pending))
+    if pending is not None:
+        moments.append(pending)
     if policy.rules is not None:
         stopped = any(p.end is None for p in state.pauses)
         legal = Legal(

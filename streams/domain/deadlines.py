@@ -29,6 +29,7 @@ import calendar as _cal
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Protocol
 
 from streams.domain.calendar import BusinessCalendar
@@ -146,6 +147,8 @@ def effective_receipt(
     return _apply_rule(policy.counter_outside_hours, received_at, calendar)
 
 
+# Remembered: asked at every evaluation of an online dossier (calendars are long-lived, by identity).
+@lru_cache(maxsize=1 << 16)
 def received_late_from(
     submitted_at: datetime, calendar: BusinessCalendar, policy: DeadlinePolicy = DEFAULT_POLICY
 ) -> datetime:
@@ -421,6 +424,26 @@ def judge_outcome(
     return Outcome.ENDED_EARLY if early_margin > timedelta(0) and ahead >= early_margin else Outcome.ON_TIME
 
 
+@lru_cache(maxsize=1 << 16)
+def due_of(
+    received_at: datetime,
+    version: ProcedureVersion,
+    calendar: BusinessCalendar,
+    pauses: tuple[tuple[datetime, datetime | None, str], ...],
+    channel: Channel,
+    policy: DeadlinePolicy,
+    complex_case: bool,
+) -> DueComputation:
+    """:func:`compute_due` without the explanation, remembered: a dossier's due time is asked
+    again at every evaluation with the same receipt, limit, calendar and pauses. Only for the
+    long-lived calendars of ``streams.domain.units`` (a calendar is remembered by identity; a
+    throw-away variant would be kept alive here for nothing)."""
+    return compute_due(
+        received_at, version, calendar, pauses, channel=channel, policy=policy, complex_case=complex_case,
+        explain=False,
+    )  # fmt: skip
+
+
 def tracking_due(due_at: datetime | None, extended_due_at: datetime | None) -> datetime | None:
     """Rule 6: the date a dossier is followed against (alerts, "near", "overdue now"): an apology
     letter's new date when there is one, else the legal due time."""
@@ -436,6 +459,8 @@ def judged_due(
     return due_at
 
 
+# Remembered: asked at every evaluation of an open dossier (calendars are long-lived, by identity).
+@lru_cache(maxsize=1 << 16)
 def near_deadline_from(
     due_at: datetime, calendar: BusinessCalendar, threshold: timedelta = DEFAULT_POLICY.near_deadline
 ) -> datetime:

@@ -223,6 +223,30 @@ def test_visible_leaves_out_the_bookkeeping():
     assert s.visible() != replace(s, status=Status.IN_PROGRESS).visible()
 
 
+@settings(max_examples=60, deadline=None)
+@given(events, events, st.integers(0, 40 * 24 * 60))
+def test_same_visible_is_the_comparison_of_what_consumers_see(a_evs, b_evs, later):
+    """The merge decides "changed" (a version, a publish) with ``same_visible``; it must say what
+    comparing the published records says, for states that differ anywhere or only in bookkeeping."""
+    now = max(e.occurred_at for e in a_evs + b_evs) + timedelta(minutes=1)
+    a = fold(a_evs, now)
+    b = replace(fold(b_evs, now), dossier_id=a.dossier_id)
+    for other in (
+        b,
+        evaluate(a, now + timedelta(minutes=later), POLICY).state,
+        a.evolve(version=a.version + 1),
+    ):
+        assert a.same_visible(other) == (a.visible() == other.visible())
+
+
+def test_evolve_is_replace_without_the_constructor():
+    s = DossierState("x", version=3, status=Status.RECEIVED, alerts=("overdue",))
+    assert s.evolve(version=4, status=Status.IN_PROGRESS) == replace(s, version=4, status=Status.IN_PROGRESS)
+    assert s.version == 3  # the original is untouched
+    with pytest.raises(TypeError, match="no field"):
+        s.evolve(stauts=Status.RECEIVED)
+
+
 # -- the date a dossier is tracked against (docs/domain-rules.md §6) -------------------------------
 
 dates = st.none() | st.datetimes(
