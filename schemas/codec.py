@@ -153,7 +153,9 @@ def decode(name: str, data: bytes) -> dict[str, Any]:
     reader = current(name)
     if writer.name != reader.name and writer.name.rsplit(".", 1)[-1] != reader.name.rsplit(".", 1)[-1]:
         raise DecodeError("unexpected_record", f"expected {name}, got {writer.name}")
-    return _read(data, writer, reader)
+    # Written with the current schema (the usual case): nothing to resolve, and fastavro's
+    # resolution costs as much again as the read.
+    return _read(data, writer, None if writer.fingerprint == reader.fingerprint else reader)
 
 
 def decode_any(data: bytes) -> tuple[str, dict[str, Any]]:
