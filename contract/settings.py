@@ -48,6 +48,9 @@ class WorkerSettings(BaseSettings):
     app_id: str = Field("dongbo", description="Faust application id (consumer group, changelog prefix)")
     data_dir: Path = Field(PROJECT_ROOT / ".stack" / "worker", description="RocksDB tables live here")
     web_port: int = Field(6066, description="port of the worker's web server (metrics); 0 disables it")
+    sink_web_port: int = Field(
+        6067, description="port of a sink process's metrics (`dongbo sink`); 0 disables it"
+    )
     topic_prefix: str = Field("", description="prefix for every topic name (tests isolate themselves)")
     sync_tolerance: float = Field(
         1800.0, description="seconds the one-stop system and the portal may disagree before it is a conflict"

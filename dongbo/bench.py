@@ -28,10 +28,11 @@ from contract.settings import Settings
 from contract.sources import SOURCE_SYSTEMS
 from contract.topics import ensure_topics, topics_for
 from dongbo.lag import wait_caught_up
-from dongbo.processes import start_worker, wait_ready
+from dongbo.processes import SINK_READY_MARK, start_sink, start_worker, wait_ready
 from dongbo.replay import replay
 from producers.simulator import SimulationConfig, fault_preset, run_simulation
 from schemas import codec
+from sinks.runner import sink_group
 from streams.configured import worker_policy
 
 Say = Callable[[str], None]
@@ -100,30 +101,50 @@ def raw_ceiling(settings: Settings, topic: str, timeout: float) -> Figure:
 
 
 def pipeline(
-    settings: Settings, config: SimulationConfig, work: Path, timeout: float, say: Say
+    settings: Settings,
+    config: SimulationConfig,
+    work: Path,
+    timeout: float,
+    say: Say,
+    workers: int = 1,
+    label: str = "pipeline on a backlog",
 ) -> tuple[Figure, Figure]:
-    """A city published before the worker starts; the time from the worker ready to caught up."""
+    """A city published before the workers start; the time from the first worker ready to every
+    stage caught up: the workers' group on the source topics and the events, then the Redis sink's
+    group on the states. ``workers`` processes share the partitions in one consumer group."""
     ensure_topics(settings)
     records = run_simulation(settings, config).records_total
     names = topics_for(settings)
-    say(f"published {records:,} raw records; starting a worker")
-    proc = start_worker(settings, work / "worker.log")
+    say(f"published {records:,} raw records; starting the Redis sink and {workers} worker(s)")
+    sink_log = work / "sink.log"
+    sink = start_sink(settings, sink_log)
+    procs = []
     try:
-        wait_ready(proc, work / "worker.log")
+        wait_ready(sink, sink_log, mark=SINK_READY_MARK)
+        for i in range(workers):
+            own = settings.model_copy(update={"worker": settings.worker.model_copy(
+                update={"data_dir": work / f"worker{i}"})})  # fmt: skip
+            procs.append((start_worker(own, work / f"worker{i}.log"), work / f"worker{i}.log"))
+        for proc, log in procs[:1]:
+            wait_ready(proc, log)
         began = time.monotonic()
+        for proc, log in procs[1:]:
+            wait_ready(proc, log)
         inputs = [names.source(s) for s in SOURCE_SYSTEMS] + [names.events]
         lag = wait_caught_up(settings, settings.worker.app_id, inputs, timeout=timeout, settle=2)
+        if not lag:
+            lag = wait_caught_up(settings, sink_group(settings, "redis"), [names.state], timeout=timeout)
         seconds = time.monotonic() - began
         if lag:
-            raise RuntimeError(
-                f"the worker is still {lag} message(s) behind after {timeout:.0f}s ({work / 'worker.log'})"
-            )
+            raise RuntimeError(f"still {lag} message(s) behind after {timeout:.0f}s (logs in {work})")
     finally:
-        proc.terminate()
-        proc.wait(30)
+        for proc, _ in [*procs, (sink, sink_log)]:
+            proc.terminate()
+        for proc, _ in [*procs, (sink, sink_log)]:
+            proc.wait(30)
     events = _count(settings, names.events)
-    return (Figure("pipeline on a backlog, raw records", records, seconds, "records"),
-            Figure("pipeline on a backlog, canonical events", events, seconds))  # fmt: skip
+    return (Figure(f"{label}, raw records", records, seconds, "records"),
+            Figure(f"{label}, canonical events", events, seconds))  # fmt: skip
 
 
 def _count(settings: Settings, topic: str) -> int:

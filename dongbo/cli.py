@@ -75,12 +75,29 @@ def stack_status() -> None:
 def worker(
     loglevel: str = typer.Option("info", "--loglevel", "-l", help="debug, info, warning, error"),
 ) -> None:
-    """Run the Faust stream worker: normalise, merge, publish the unified state, feed Redis."""
-    from sinks.redis_sink import AsyncRedisStateSink
+    """Run the Faust stream worker: normalise, merge, publish the unified state, conflicts and alerts.
+
+    Start several (same settings) to share the partitions; the sinks run apart (`dongbo sink`)."""
     from streams.app import run_worker
 
-    settings = get_settings()
-    run_worker(settings, [AsyncRedisStateSink.from_settings(settings)], loglevel)
+    run_worker(get_settings(), loglevel)
+
+
+@app.command("sink")
+def sink(
+    name: str = typer.Argument("redis", help="which sink: redis (live figures and dossier lookups)"),
+    batch: int = typer.Option(500, min=1, help="most states per write"),
+) -> None:
+    """Run a sink in its own process and consumer group: dossier.state in, batched writes out.
+
+    A slow or failing sink never slows the worker; a failed write is retried from the same offsets.
+    Stop with Ctrl-C or SIGTERM (the batch in hand is finished and committed first)."""
+    from dongbo.sink import run_sink
+
+    try:
+        run_sink(get_settings(), name, batch, _say)
+    except ValueError as exc:
+        _fail(str(exc))
 
 
 @app.command("dossier")

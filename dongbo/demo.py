@@ -15,10 +15,11 @@ from contract.settings import Settings
 from contract.sources import SOURCE_SYSTEMS
 from contract.topics import topics_for
 from dongbo.lag import wait_caught_up
-from dongbo.processes import start_worker, wait_ready
+from dongbo.processes import READY_MARK, SINK_READY_MARK, start_sink, start_worker, wait_ready
 from dongbo.stack import pid_alive, port_open
 from dongbo.watermark import send_watermark
 from sinks.redis_sink import keys_for
+from sinks.runner import sink_group
 
 
 def _say(msg: str) -> None:
@@ -26,33 +27,46 @@ def _say(msg: str) -> None:
 
 
 def ensure_worker(settings: Settings) -> int:
-    """Start the demo worker in the background unless one is running; return its pid."""
+    """Start the demo worker, and the Redis sink beside it, in the background unless they run;
+    return the worker's pid."""
+    _ensure(settings, "sink", settings.worker.sink_web_port, "DONGBO_WORKER_SINK_WEB_PORT")
+    return _ensure(settings, "worker", settings.worker.web_port, "DONGBO_WORKER_WEB_PORT")
+
+
+def _ensure(settings: Settings, name: str, port: int, port_setting: str) -> int:
     home = settings.stack.home
-    pidfile, logfile = home / "worker.pid", home / "worker.log"
+    pidfile, logfile = home / f"{name}.pid", home / f"{name}.log"
     try:
         pid = int(pidfile.read_text())
         if pid_alive(pid):
-            _say(f"worker: already running (pid {pid}), log {logfile}")
+            _say(f"{name}: already running (pid {pid}), log {logfile}")
             return pid
     except (OSError, ValueError):
         pass
-    port = settings.worker.web_port
     if port and port_open("127.0.0.1", port):
         raise typer.BadParameter(
-            f"port {port} (the worker's metrics) is taken by another process: stop it, or set "
-            "DONGBO_WORKER_WEB_PORT to a free port"
+            f"port {port} (the {name}'s metrics) is taken by another process: stop it, or set "
+            f"{port_setting} to a free port"
         )
     since = logfile.stat().st_size if logfile.exists() else 0
-    proc = start_worker(settings, logfile)
+    if name == "worker":
+        proc, mark = start_worker(settings, logfile), READY_MARK
+    else:
+        proc, mark = start_sink(settings, logfile), SINK_READY_MARK
     pidfile.write_text(str(proc.pid))
-    _say(f"worker: starting (pid {proc.pid}), log {logfile}")
-    wait_ready(proc, logfile, timeout=120, since=since)
-    _say("worker: ready")
+    _say(f"{name}: starting (pid {proc.pid}), log {logfile}")
+    wait_ready(proc, logfile, timeout=120, since=since, mark=mark)
+    _say(f"{name}: ready")
     return proc.pid
 
 
 def stop_worker(settings: Settings) -> bool:
-    pidfile = settings.stack.home / "worker.pid"
+    """Stop the demo worker and its sink; False if neither was started here."""
+    stopped = [_stop(settings.stack.home / f"{name}.pid") for name in ("worker", "sink")]
+    return any(stopped)
+
+
+def _stop(pidfile: Path) -> bool:
     try:
         pid = int(pidfile.read_text())
     except (OSError, ValueError):
@@ -84,10 +98,11 @@ def run_demo(settings: Settings, dossiers: int, seed: int) -> None:
     )
     names = topics_for(settings)
     _say("waiting for the worker to catch up ...")
+    sink = sink_group(settings, "redis")
     lag = wait_caught_up(
         settings,
         settings.worker.app_id,
-        [names.source(s) for s in SOURCE_SYSTEMS] + [names.events, names.state],
+        [names.source(s) for s in SOURCE_SYSTEMS] + [names.events],
         timeout=600,
         progress=lambda n: _say(f"  {n} message(s) still to process") if n else None,
     )
@@ -96,7 +111,10 @@ def run_demo(settings: Settings, dossiers: int, seed: int) -> None:
         # partition's last event (an overdue dossier, a disagreement outliving its tolerance) fires.
         _say(f"watermark: stream time to the end of the run, {summary.end.isoformat()}")
         send_watermark(settings, summary.end)
-        lag = wait_caught_up(settings, settings.worker.app_id, [names.ticks, names.state], timeout=300)
+        lag = wait_caught_up(settings, settings.worker.app_id, [names.ticks], timeout=300)
+    if not lag:
+        _say("waiting for the Redis sink to catch up ...")
+        lag = wait_caught_up(settings, sink, [names.state], timeout=300)
     elapsed = time.monotonic() - started
     print_summary(settings, summary, lag, elapsed, truth)
 

@@ -1,4 +1,4 @@
-"""Starting a worker as a child process and waiting until it is ready (demo and tests)."""
+"""Starting a worker or a sink as a child process and waiting until it is ready (demo, bench, tests)."""
 
 from __future__ import annotations
 
@@ -17,12 +17,23 @@ class WorkerFailed(RuntimeError):
     pass
 
 
+SINK_READY_MARK = "sink ready"  # what `dongbo sink` logs once it is consuming
+
+
 def start_worker(settings: Settings, logfile: Path, loglevel: str = "info") -> subprocess.Popen[bytes]:
+    return _start(settings, logfile, ["worker", "--loglevel", loglevel])
+
+
+def start_sink(settings: Settings, logfile: Path, name: str = "redis") -> subprocess.Popen[bytes]:
+    return _start(settings, logfile, ["sink", name])
+
+
+def _start(settings: Settings, logfile: Path, args: list[str]) -> subprocess.Popen[bytes]:
     logfile.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **settings_env(settings), "PYTHONUNBUFFERED": "1"}
     with open(logfile, "ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "dongbo", "worker", "--loglevel", loglevel],
+            [sys.executable, "-m", "dongbo", *args],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -31,21 +42,27 @@ def start_worker(settings: Settings, logfile: Path, loglevel: str = "info") -> s
         )
 
 
-def wait_ready(proc: subprocess.Popen[bytes], logfile: Path, timeout: float = 90.0, since: int = 0) -> None:
-    """Wait for Faust's 'Worker ready' line (after ``since`` bytes of the log)."""
+def wait_ready(
+    proc: subprocess.Popen[bytes],
+    logfile: Path,
+    timeout: float = 90.0,
+    since: int = 0,
+    mark: str = READY_MARK,
+) -> None:
+    """Wait for the ready line (Faust's 'Worker ready', or ``SINK_READY_MARK``) after ``since`` bytes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise WorkerFailed(f"worker exited with {proc.returncode}:\n{tail(logfile)}")
+            raise WorkerFailed(f"{logfile.stem} exited with {proc.returncode}:\n{tail(logfile)}")
         try:
             with open(logfile, "rb") as f:
                 f.seek(since)
-                if READY_MARK.encode() in f.read():
+                if mark.encode() in f.read():
                     return
         except OSError:
             pass
         time.sleep(0.2)
-    raise WorkerFailed(f"worker not ready after {timeout:.0f}s:\n{tail(logfile)}")
+    raise WorkerFailed(f"{logfile.stem} not ready after {timeout:.0f}s:\n{tail(logfile)}")
 
 
 def tail(logfile: Path, n: int = 30) -> str:

@@ -18,6 +18,7 @@ from contract.sources import SOURCE_SYSTEMS
 from contract.topics import ensure_topics, topics_for
 from dongbo.lag import wait_caught_up
 from producers.publisher import Publisher
+from sinks.runner import sink_group
 from streams.agents.merge import watermark_record
 
 
@@ -40,8 +41,8 @@ def close_replay(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """After a replay: wait until it is consumed, move every partition to ``until``, and wait for
-    what that fired. Returns the messages still unprocessed (0 when done); ``progress`` is told
-    how many remain while it waits."""
+    what that fired to reach the Redis sink. Returns the messages still unprocessed (0 when done);
+    ``progress`` is told how many remain while it waits."""
     names = topics_for(settings)
     replay_topics = [names.source(s) for s in SOURCE_SYSTEMS] + [names.events]
     group = settings.worker.app_id
@@ -49,4 +50,10 @@ def close_replay(
     if lag:
         return lag
     send_watermark(settings, until)
-    return wait_caught_up(settings, group, [names.ticks, names.state], timeout=timeout, progress=progress)
+    lag = wait_caught_up(settings, group, [names.ticks], timeout=timeout, progress=progress)
+    if lag:
+        return lag
+    # What the worker published has reached Redis (the sink reads in a group of its own).
+    return wait_caught_up(
+        settings, sink_group(settings, "redis"), [names.state], timeout=timeout, progress=progress
+    )

@@ -20,7 +20,6 @@ class DongboMetrics:
     events: Counter
     state_changes: Counter
     dead_letters: Counter
-    sink_writes: Counter
     process_seconds: Histogram
     event_lag_seconds: Histogram
     source_last_event: Gauge
@@ -45,12 +44,6 @@ class DongboMetrics:
                 f"{prefix}_dead_letters",
                 "Records sent to the dead-letter topic, by stage and reason",
                 ["stage", "reason"],
-                registry=registry,
-            ),
-            sink_writes=Counter(
-                f"{prefix}_sink_writes",
-                "States offered to a sink, by sink and result (written, stale)",
-                ["sink", "result"],
                 registry=registry,
             ),
             process_seconds=Histogram(

@@ -9,13 +9,13 @@ figure always equals a recount, and each figure's members are kept as a set (the
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from redis import Redis
-from redis.asyncio import Redis as AsyncRedis
+from redis.exceptions import RedisError
 
 from contract.settings import Settings
 from streams.model import VN_TZ
@@ -114,7 +114,10 @@ def _args(keys: RedisKeys, state: dict[str, Any]) -> tuple[list[str], list[Any]]
 
 
 class RedisStateSink:
-    """Synchronous writer (used by tools and tests); the worker uses ``AsyncRedisStateSink``."""
+    """The Redis sink (run by ``sinks.runner`` in its own consumer group; tools and tests call it too)."""
+
+    name = "redis"
+    retryable: tuple[type[Exception], ...] = (RedisError, OSError)
 
     def __init__(self, client: Redis, keys: RedisKeys) -> None:
         self.client, self.keys = client, keys
@@ -128,30 +131,3 @@ class RedisStateSink:
             self._script(keys=k, args=a, client=pipe)
             n += 1
         return sum(int(r) for r in pipe.execute()) if n else 0
-
-
-class AsyncRedisStateSink:
-    """The worker's Redis sink: a plain object handed to the stream app (``streams.agents.sinks``)."""
-
-    name = "redis"
-
-    def __init__(self, client: AsyncRedis, keys: RedisKeys) -> None:
-        self.client, self.keys = client, keys
-        self._script = client.register_script(UPSERT)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> AsyncRedisStateSink:
-        return cls(AsyncRedis.from_url(settings.redis.url), keys_for(settings))
-
-    async def setup(self) -> None:
-        await self.client.ping()  # fail at start, with the URL in the error, not on the first batch
-
-    async def write(self, states: Sequence[dict[str, Any]]) -> int:
-        """Write a batch in one transactional pipeline; returns how many were newer than Redis had."""
-        if not states:
-            return 0
-        pipe = self.client.pipeline(transaction=True)
-        for state in states:
-            k, a = _args(self.keys, state)
-            await self._script(keys=k, args=a, client=pipe)
-        return sum(int(r) for r in await pipe.execute())

@@ -9,7 +9,6 @@ agent (Faust's own deserialiser would restart the agent in a loop).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 import faust
@@ -21,14 +20,13 @@ from monitoring.metrics import DongboMetrics
 from streams.agents.context import DongboApp
 from streams.agents.merge import install as install_merge
 from streams.agents.normalise import install as install_normalise
-from streams.agents.sinks import StateSink, install_state_sink
 
 log = logging.getLogger(__name__)
 
 
-def build_app(settings: Settings, sinks: Sequence[StateSink] = ()) -> DongboApp:
-    """The worker's Faust app: normalise, merge, and one agent per sink handed in (the sinks are
-    plain objects; the caller chooses them, nothing here imports a sink)."""
+def build_app(settings: Settings) -> DongboApp:
+    """The worker's Faust app: normalise and merge. The sinks run in processes and consumer groups
+    of their own (``sinks.runner``, ``dongbo sink``), so a slow sink never slows the merge."""
     ws = settings.worker
     web: dict[str, Any] = (
         {"web_enabled": True, "web_port": ws.web_port, "web_bind": "127.0.0.1", "web_host": "127.0.0.1"}
@@ -76,14 +74,12 @@ def build_app(settings: Settings, sinks: Sequence[StateSink] = ()) -> DongboApp:
 
     install_normalise(dapp)
     install_merge(dapp)
-    for sink in sinks:
-        install_state_sink(dapp, sink)
     return dapp
 
 
-def run_worker(settings: Settings, sinks: Sequence[StateSink] = (), loglevel: str = "info") -> None:
+def run_worker(settings: Settings, loglevel: str = "info") -> None:
     """Run a worker in this process until it is stopped (SIGTERM / Ctrl-C)."""
     ensure_topics(settings)
-    dapp = build_app(settings, sinks)
+    dapp = build_app(settings)
     worker = faust.Worker(dapp.app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()

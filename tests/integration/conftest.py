@@ -26,7 +26,7 @@ from contract.settings import (
 )
 from contract.topics import ensure_topics
 from dongbo import stack
-from dongbo.processes import start_worker, tail, wait_ready
+from dongbo.processes import SINK_READY_MARK, start_sink, start_worker, tail, wait_ready
 
 TEST_KAFKA = os.environ.get("DONGBO_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
 TEST_REDIS = os.environ.get("DONGBO_TEST_REDIS_URL", "redis://127.0.0.1:16379/0")
@@ -63,6 +63,7 @@ def settings(base_settings: Settings, tmp_path: Path) -> Settings:
                 app_id=f"dongbo-{tag}",
                 data_dir=tmp_path / "worker",
                 web_port=_free_port(),
+                sink_web_port=_free_port(),
                 topic_prefix=f"{tag}.",
             )
         }
@@ -72,11 +73,21 @@ def settings(base_settings: Settings, tmp_path: Path) -> Settings:
 
 
 class WorkerHandle:
-    def __init__(self, settings: Settings, logfile: Path) -> None:
+    """A worker process, and the Redis sink process beside it (started with the first worker,
+    left running across the worker's kills and restarts, as in production)."""
+
+    def __init__(self, settings: Settings, logfile: Path, sink: bool = True) -> None:
         self.settings, self.logfile = settings, logfile
         self.proc: subprocess.Popen[bytes] | None = None
+        self.sink_log = logfile.with_name(f"{logfile.stem}-sink.log")
+        self.sink: subprocess.Popen[bytes] | None = None
+        self.with_sink = sink
 
     def start(self) -> WorkerHandle:
+        if self.with_sink and (self.sink is None or self.sink.poll() is not None):
+            since = self.sink_log.stat().st_size if self.sink_log.exists() else 0
+            self.sink = start_sink(self.settings, self.sink_log)
+            wait_ready(self.sink, self.sink_log, since=since, mark=SINK_READY_MARK)
         since = self.logfile.stat().st_size if self.logfile.exists() else 0
         self.proc = start_worker(self.settings, self.logfile)
         wait_ready(self.proc, self.logfile, since=since)
@@ -88,16 +99,17 @@ class WorkerHandle:
         self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        for proc in (self.proc, self.sink):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(10)
 
     def log(self) -> str:
-        return tail(self.logfile, 60)
+        return tail(self.logfile, 60) + "\n--- sink ---\n" + tail(self.sink_log, 15)
 
 
 @pytest.fixture

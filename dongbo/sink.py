@@ -1,0 +1,56 @@
+"""``dongbo sink``: a sink process (its consumer group, its metrics, a clean stop on SIGTERM)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, start_http_server
+from redis import Redis
+from redis.exceptions import RedisError
+
+from contract.settings import Settings
+from dongbo.processes import SINK_READY_MARK
+from sinks.redis_sink import RedisStateSink, keys_for
+from sinks.runner import SinkMetrics, SinkRunner, StateSink
+
+SINKS = ("redis",)
+
+
+def build_sink(settings: Settings, name: str) -> StateSink:
+    if name != "redis":
+        raise ValueError(f"no sink {name!r}: choose one of {', '.join(SINKS)}")
+    client = Redis.from_url(settings.redis.url)
+    try:
+        client.ping()
+    except RedisError as exc:
+        raise ValueError(
+            f"Redis at {settings.redis.url} does not answer ({exc}): start it (`dongbo stack up`) "
+            "or set DONGBO_REDIS_URL"
+        ) from exc
+    return RedisStateSink(client, keys_for(settings))
+
+
+def run_sink(settings: Settings, name: str, batch: int, say: Callable[[str], None]) -> None:
+    sink = build_sink(settings, name)
+    registry = CollectorRegistry()
+    port = settings.worker.sink_web_port
+    if port:
+        start_http_server(port, addr="127.0.0.1", registry=registry)
+    runner = SinkRunner(settings, sink, metrics=SinkMetrics(registry), batch=batch)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    where = f", metrics on http://127.0.0.1:{port}/metrics" if port else ""
+    say(f"{name} {SINK_READY_MARK}: group {runner.group} reads {runner.topic}{where}")
+    step = 10_000
+    shown = [0]
+
+    def progress(written: int) -> None:
+        if written >= shown[0] + step:
+            shown[0] = written - written % step
+            say(f"{name} sink: {written:,} states written")
+
+    runner.run(stop, progress)
+    say(f"{name} sink: stopped after {runner.written:,} states written")
