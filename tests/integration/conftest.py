@@ -98,6 +98,12 @@ class WorkerHandle:
         self.proc.kill()  # SIGKILL: no shutdown hooks, no final commit
         self.proc.wait(10)
 
+    def leave(self) -> None:
+        """Stop the worker cleanly (SIGTERM: it leaves the group), the sink going on."""
+        assert self.proc is not None
+        self.proc.terminate()
+        self.proc.wait(60)
+
     def stop(self) -> None:
         for proc in (self.proc, self.sink):
             if proc is not None and proc.poll() is None:

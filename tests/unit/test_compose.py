@@ -17,7 +17,19 @@ def compose() -> dict:
 
 def test_compose_names_the_whole_stack():
     services = compose()["services"]
-    assert {"kafka", "redis", "prometheus", "alertmanager", "grafana", "worker", "simulator"} <= set(services)
+    assert {"kafka", "redis", "prometheus", "alertmanager", "grafana", "worker", "sink", "simulator"} <= set(
+        services
+    )
+
+
+def test_compose_runs_several_workers_in_one_group_and_the_sink_apart():
+    services = compose()["services"]
+    worker = services["worker"]
+    assert worker["deploy"]["replicas"] >= 2
+    assert "ports" not in worker  # replicas would collide on one host port
+    assert all(not v.startswith("worker-data") for v in worker.get("volumes", []))  # no shared RocksDB
+    assert services["sink"]["command"] == ["dongbo", "sink", "redis"]
+    assert services["sink"]["environment"] == worker["environment"]
 
 
 def test_compose_runs_the_same_kafka_as_the_local_stack_in_kraft_mode():
