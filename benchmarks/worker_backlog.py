@@ -21,8 +21,8 @@ from dongbo.bench import city, isolated, pipeline
 
 def run_once(base: Settings, dossiers: int, batch_size: int, timeout: float) -> tuple[int, float]:
     work = Path(tempfile.mkdtemp(prefix="dongbo-bench-"))
-    records, _ = pipeline(isolated(base, work, batch_size=batch_size), city(dossiers), work, timeout, print)
-    return records.count, records.seconds
+    run = pipeline(isolated(base, work, batch_size=batch_size), city(dossiers), work, timeout, print)
+    return run.records.count, run.records.seconds
 
 
 def main() -> None:

@@ -14,6 +14,11 @@ Bounded by the number of dossiers and a timeout; ``--quick`` is a few hundred do
 
 from __future__ import annotations
 
+import json
+import os
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -21,19 +26,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from contract.settings import Settings
-from contract.sources import SOURCE_SYSTEMS
+from contract.settings import Settings, settings_env
+from contract.sources import CAPTURED_AT, SOURCE_SYSTEMS
 from contract.topics import ensure_topics, topics_for
 from dongbo.lag import wait_caught_up
 from dongbo.processes import SINK_READY_MARK, start_sink, start_worker, wait_ready
-from dongbo.replay import replay
+from dongbo.replay import records_in_send_order, replay
+from producers.publisher import Publisher
 from producers.simulator import SimulationConfig, fault_preset, run_simulation
 from schemas import codec
 from sinks.runner import sink_group
 from streams.configured import worker_policy
+from streams.model import utcnow
 
 Say = Callable[[str], None]
 
@@ -108,7 +116,7 @@ def pipeline(
     say: Say,
     workers: int = 1,
     label: str = "pipeline on a backlog",
-) -> tuple[Figure, Figure]:
+) -> Run:
     """A city published before the workers start; the time from the first worker ready to every
     stage caught up: the workers' group on the source topics and the events, then the Redis sink's
     group on the states. ``workers`` processes share the partitions in one consumer group."""
@@ -137,14 +145,33 @@ def pipeline(
         seconds = time.monotonic() - began
         if lag:
             raise RuntimeError(f"still {lag} message(s) behind after {timeout:.0f}s (logs in {work})")
+        peak = max(peak_rss_mib(proc.pid) for proc, _ in procs)
     finally:
         for proc, _ in [*procs, (sink, sink_log)]:
             proc.terminate()
         for proc, _ in [*procs, (sink, sink_log)]:
             proc.wait(30)
     events = _count(settings, names.events)
-    return (Figure(f"{label}, raw records", records, seconds, "records"),
-            Figure(f"{label}, canonical events", events, seconds))  # fmt: skip
+    return Run(Figure(f"{label}, raw records", records, seconds, "records"),
+               Figure(f"{label}, canonical events", events, seconds), peak)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Run:
+    records: Figure
+    events: Figure
+    peak_mib: float  # the largest worker's peak resident memory
+
+
+def peak_rss_mib(pid: int) -> float:
+    """A process's peak resident memory (Linux ``VmHWM``), in MiB; 0 where it cannot be read."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def _count(settings: Settings, topic: str) -> int:
@@ -185,19 +212,165 @@ def city(dossiers: int) -> SimulationConfig:
     )
 
 
-def run_bench(settings: Settings, dossiers: int, timeout: float, say: Say) -> list[str]:
+def faust_ceiling(settings: Settings, mode: str, expected: int, work: Path, timeout: float) -> Figure:
+    """A minimal Faust agent over the canonical events (``dongbo.faust_ceiling``), in its own process."""
+    result = work / f"ceiling-{mode}.json"
+    log = work / f"ceiling-{mode}.log"
+    env = {**os.environ, **settings_env(settings), "PYTHONUNBUFFERED": "1"}
+    topic = topics_for(settings).events
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dongbo.faust_ceiling", mode, topic, str(expected), str(result)],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + timeout
+        while not result.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the Faust ceiling ({mode}) did not finish (log: {log})")
+            time.sleep(0.2)
+        got = json.loads(result.read_text())
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    name = {"decode": "Faust ceiling: iterate + decode", "table": "Faust ceiling: + batched table writes"}[
+        mode
+    ]
+    return Figure(name, got["count"], got["seconds"])
+
+
+@dataclass(frozen=True)
+class Latency:
+    offered: float  # records/s published
+    sent: int
+    samples: list[float]  # seconds, one per state published
+    margin: float
+
+    def line(self) -> str:
+        if not self.samples:
+            return f"latency at {self.offered:,.0f} records/s offered: no state published"
+        q = statistics.quantiles(self.samples, n=100, method="inclusive")
+        return (
+            f"latency capture -> state, {self.offered:,.0f} rec/s offered ({self.sent:,} sent), "
+            f"live margin {self.margin:g} s: p50 {q[49] * 1000:,.0f} ms  p95 {q[94] * 1000:,.0f} ms  "
+            f"p99 {q[98] * 1000:,.0f} ms"
+        )
+
+
+def latency(
+    settings: Settings, config: SimulationConfig, work: Path, rate: float, seconds: float, margin: float,
+    say: Say,
+) -> Latency:  # fmt: skip
+    """A live worker (wall clock) fed the city's records at ``rate`` records/s for ``seconds``, each
+    captured as it is sent; per state published, its broker timestamp less the latest capture it
+    shows. A record is shown once its partition's time passes its capture: once every source has
+    delivered past it, or the live tick (every ``margin``/2 s, ``margin`` behind the wall) does."""
+    live = settings.model_copy(update={"worker": settings.worker.model_copy(update={
+        "clock": "wall", "live_margin": margin, "tick_interval": max(0.05, margin / 2),
+        "data_dir": work / "latency-worker"})})  # fmt: skip
+    ensure_topics(live)
+    records = work / "latency-records"
+    run_simulation(live, config, out=records)
+    names = topics_for(live)
+    proc = start_worker(live, work / "latency-worker.log")
+    sent = 0
+    try:
+        wait_ready(proc, work / "latency-worker.log")
+        budget = int(rate * seconds)
+        say(f"latency: {budget:,} records at {rate:,.0f}/s to a live worker (margin {margin:g} s)")
+        with Publisher(live) as pub:
+            began = time.monotonic()
+            for rec in records_in_send_order(records):
+                if sent >= budget:
+                    break
+                ahead = began + sent / rate - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)
+                headers = {**rec.headers, CAPTURED_AT: utcnow().isoformat()}
+                pub.send(names.source(rec.system), rec.key, rec.value, headers)
+                sent += 1
+        inputs = [names.source(x) for x in SOURCE_SYSTEMS] + [names.events]
+        wait_caught_up(live, live.worker.app_id, inputs, timeout=600, settle=2)
+        time.sleep(margin + 1)  # the last tick shows the last records
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    samples = []
+    for msg in _read_topic(live, names.state):
+        state = codec.decode("vn.dongbo.DossierState", msg.value() or b"")
+        seen = [v["last_seen_at"] for v in state["sources"].values()]
+        _kind, ts = msg.timestamp()
+        if seen and ts > 0:
+            samples.append(ts / 1000 - max(seen).timestamp())
+    return Latency(rate, sent, samples, margin)
+
+
+def _read_topic(settings: Settings, topic: str) -> list[Any]:
+    consumer = Consumer({**settings.kafka.client_config(), "group.id": f"bench-{uuid.uuid4().hex[:8]}",
+                         "auto.offset.reset": "earliest", "enable.partition.eof": True})  # fmt: skip
+    out: list[Any] = []
+    try:
+        consumer.subscribe([topic])
+        quiet = 0
+        while quiet < 3:
+            msgs = consumer.consume(num_messages=5000, timeout=1.0)
+            real = [m for m in msgs if m.error() is None]
+            out += real
+            quiet = 0 if real else quiet + 1
+        return out
+    finally:
+        consumer.close()
+
+
+CITY_YEAR_RECORDS = 20_000_000  # raw records of a Da Nang-sized city in a year (the issue's estimate)
+
+
+def run_bench(
+    settings: Settings, dossiers: int, timeout: float, say: Say, *, rate: float = 2000.0,
+    latency_seconds: float = 10.0, workers: tuple[int, ...] = (1, 2, 3),
+) -> list[str]:  # fmt: skip
     config = city(dossiers)
     work = Path(tempfile.mkdtemp(prefix="dongbo-bench-"))
-    bench = isolated(settings, work)
     say(f"dongbo bench: {dossiers:,} simulated dossiers over 2 days, every fault (seed 31); work in {work}")
-    raw_records, events = pipeline(bench, config, work, timeout, say)
-    ceiling = raw_ceiling(bench, topics_for(bench).events, timeout)
+    runs: dict[int, Run] = {}
+    first: Settings | None = None
+    for n in workers:
+        own = isolated(settings, work / f"w{n}")
+        first = first or own
+        runs[n] = pipeline(own, config, work / f"w{n}", timeout, say, workers=n,
+                           label=f"pipeline on a backlog, {n} worker{'s' if n > 1 else ''}")  # fmt: skip
+    assert first is not None
+    one = runs[workers[0]]
+    say("ceilings on the same canonical events ...")
+    ceiling = raw_ceiling(first, topics_for(first).events, timeout)
+    decode = faust_ceiling(first, "decode", one.events.count, work, timeout)
+    table = faust_ceiling(first, "table", one.events.count, work, timeout)
     say("in-process engine ...")
-    with_rules, without = in_process(bench, config, work)
-    return [
-        ceiling.line(),
-        raw_records.line(),
-        events.line(ceiling),
+    with_rules, without = in_process(isolated(settings, work / "inproc"), config, work / "inproc")
+    lat = latency(isolated(settings, work / "latency"), config, work / "latency", rate, latency_seconds, 0.25,
+                  say)  # fmt: skip
+    best = max(runs.values(), key=lambda r: r.records.rate)
+    per_dossier = one.peak_mib * 1024 / dossiers
+    lines = [ceiling.line(), decode.line(ceiling), table.line(ceiling)]
+    for run in runs.values():
+        lines += [run.records.line(), run.events.line(ceiling) + _share(run.events, table, "batched-table")]
+    lines += [
         with_rules.line(),
         without.line(),
+        lat.line(),
+        f"peak worker memory (1 worker, {dossiers:,} dossiers): {one.peak_mib:,.0f} MiB "
+        f"(upper bound per dossier {per_dossier:,.1f} KiB, start-up included)",
+        f"city-year ({CITY_YEAR_RECORDS:,} raw records), extrapolated from the measured rates: "
+        f"{_hours(CITY_YEAR_RECORDS / one.records.rate)} with 1 worker, "
+        f"{_hours(CITY_YEAR_RECORDS / best.records.rate)} at the best measured "
+        f"({best.records.name.rsplit(', ', 1)[-1]})",
     ]
+    return lines
+
+
+def _share(fig: Figure, of: Figure, name: str) -> str:
+    return f"  {100 * fig.rate / of.rate:5.1f} % of the {name} ceiling" if of.rate else ""
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:,.1f} h"

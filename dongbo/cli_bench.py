@@ -13,14 +13,27 @@ def bench(
     quick: bool = typer.Option(False, "--quick", help="a few hundred dossiers: a couple of minutes"),
     dossiers: int = typer.Option(3000, min=50, max=100_000, help="simulated dossiers (ignored with --quick)"),
     timeout: float = typer.Option(900.0, min=10.0, help="seconds any one measurement may take at most"),
+    rate: float = typer.Option(2000.0, min=10.0, help="offered load of the latency run, raw records/s"),
+    latency_seconds: float = typer.Option(10.0, min=1.0, help="how long the latency run offers that load"),
+    workers: str = typer.Option("1,2,3", help="worker counts to run the backlog with (one consumer group)"),
 ) -> None:
-    """Measure the raw ceiling, the whole pipeline on a backlog and the merge engine in-process, in
-    one run on the local stack (started if needed), and print each figure beside the ceiling."""
+    """Measure, in one run on the local stack (started if needed): the raw ceiling and Faust's own
+    ceilings, the whole pipeline on a backlog with 1, 2 and 3 workers, the merge engine in-process,
+    latency at a fixed offered load, worker memory, and a city-year extrapolated; each figure is
+    printed beside the ceilings measured in the same run."""
     from contract.settings import get_settings
     from dongbo import stack
     from dongbo.bench import run_bench
 
     settings = get_settings()
     stack.up(settings, lambda line: typer.echo(line, err=True), names=["kafka", "redis"])
-    for line in run_bench(settings, 300 if quick else dossiers, timeout, lambda s: typer.echo(s, err=True)):
+    try:
+        counts = tuple(int(n) for n in workers.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"--workers takes numbers separated by commas, not {workers!r}") from None
+    lines = run_bench(
+        settings, 300 if quick else dossiers, timeout, lambda s: typer.echo(s, err=True), rate=rate,
+        latency_seconds=3.0 if quick else latency_seconds, workers=counts,
+    )  # fmt: skip
+    for line in lines:
         typer.echo(line)

@@ -34,9 +34,11 @@ def build(settings: Settings, mode: str, topic: str, expected: int, result: Path
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     n_partitions = settings.kafka.partitions
+    datadir = settings.worker.data_dir / f"ceiling-{mode}"
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         f"dongbo-ceiling-{mode}-{uuid.uuid4().hex[:6]}", broker=f"kafka://{settings.kafka.bootstrap}",
-        store="rocksdb://", datadir=str(settings.worker.data_dir / f"ceiling-{mode}"),
+        store="rocksdb://", datadir=str(datadir),
         topic_partitions=n_partitions, topic_replication_factor=settings.kafka.replication,
         processing_guarantee="at_least_once", consumer_auto_offset_reset="earliest",
         key_serializer="raw", value_serializer="raw", web_enabled=False, stream_wait_empty=False,
