@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from contract.settings import Settings
@@ -102,7 +102,14 @@ class SinkRunner:
                     stop.wait(backoff)
                     continue
                 backoff = 0.0
-                consumer.commit(asynchronous=False)
+                try:
+                    consumer.commit(asynchronous=False)
+                except KafkaException as exc:
+                    # A rebalance took the partitions meanwhile: their next owner reads the batch
+                    # again, which the version guard makes harmless.
+                    log.warning(
+                        "%s sink: commit failed (%s); the batch may be written again", self.sink.name, exc
+                    )
                 if progress is not None:
                     progress(self.written)
         finally:

@@ -124,7 +124,8 @@ def worker(settings: Settings, tmp_path: Path) -> Iterator[Callable[[], WorkerHa
     handles: list[WorkerHandle] = []
 
     def make() -> WorkerHandle:
-        h = WorkerHandle(settings, tmp_path / "worker.log")
+        # One Redis sink for the test (started with the first worker; it outlives their kills).
+        h = WorkerHandle(settings, tmp_path / "worker.log", sink=not handles)
         handles.append(h)
         return h.start()
 

@@ -41,7 +41,8 @@ def first_of_each_id(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     seen: dict[str, dict[str, Any]] = {}
     for r in records:
         if r["id"] in seen:
-            assert seen[r["id"]] == r, "one id, two different records"
+            differ = {k: (seen[r["id"]].get(k), r.get(k)) for k in r if seen[r["id"]].get(k) != r.get(k)}
+            assert not differ, f"one id, two different records: {differ}"
         else:
             seen[r["id"]] = r
     return list(seen.values())
