@@ -98,19 +98,17 @@ def install(dapp: DongboApp) -> None:
                             msg.value, utcnow())  # fmt: skip
         return cast(Awaitable[Any], await dlq_topic.send(key=msg.key, value=letter.encode()))
 
-    # Each dossier's state to publish at the end of the batch: its latest only. A dossier several
-    # of whose moments pass in one batch (a backlog, a watermark leap) is published once, at its
-    # last version; consumers keep the highest version anyway (docs/guarantees.md).
-    to_publish: dict[bytes, DossierState] = {}
-
     async def publish(out: Output) -> list[Awaitable[Any]]:
-        """Send what one step produced but its state (``to_publish``); the futures resolve when
-        the broker has each record."""
+        """Send what one step produced; the futures resolve when the broker has each record."""
         new, sent = out.state, []
         if out.changed:
             metrics.state_changes.inc()
         if out.send_state:
-            to_publish[out.key] = new
+            sent.append(
+                await state_topic.send(
+                    key=out.key, value=codec.encode("vn.dongbo.DossierState", new.to_record())
+                )
+            )
         for change, items in (("OPENED", out.opened), ("RESOLVED", out.resolved)):
             for c in items:
                 metrics.conflicts.labels(c.kind, change.lower()).inc()
@@ -175,10 +173,6 @@ def install(dapp: DongboApp) -> None:
             for event in batch:
                 last_of[event.message.partition] = event
                 sent += await step(event.message)
-            for key, state in to_publish.items():
-                value = codec.encode("vn.dongbo.DossierState", state.to_record())
-                sent.append(await state_topic.send(key=key, value=value))
-            to_publish.clear()
             if sent:
                 await asyncio.gather(*sent)
             for partition, key, value in engine.take_writes():
