@@ -56,7 +56,10 @@ def assert_same_outputs(settings: Settings, expected: ReplayResult) -> None:
         [codec.decode("vn.dongbo.DeadlineAlert", m.value()) for m in read_all(settings, names.deadlines)]
     )
     want_alerts = Counter((d, kind, ms(at)) for d, kind, at in expected.alert_log)
-    assert Counter((a["dossier_id"], a["kind"], a["at"]) for a in alerts) == want_alerts
+    got_alerts = Counter((a["dossier_id"], a["kind"], a["at"]) for a in alerts)
+    assert got_alerts == want_alerts, (
+        f"alerts only published: {got_alerts - want_alerts}; only expected: {want_alerts - got_alerts}"
+    )
 
     conflicts = first_of_each_id(
         [codec.decode("vn.dongbo.ConflictEvent", m.value()) for m in read_all(settings, names.conflicts)]
