@@ -39,7 +39,7 @@ from dongbo.replay import records_in_send_order, replay
 from producers.publisher import Publisher
 from producers.simulator import SimulationConfig, fault_preset, run_simulation
 from schemas import codec
-from sinks.runner import sink_group
+from sinks.redis_sink import redis_sink_group
 from streams.configured import worker_policy
 from streams.model import utcnow
 
@@ -141,7 +141,7 @@ def pipeline(
         inputs = [names.source(s) for s in SOURCE_SYSTEMS] + [names.events]
         lag = wait_caught_up(settings, settings.worker.app_id, inputs, timeout=timeout, settle=2)
         if not lag:
-            lag = wait_caught_up(settings, sink_group(settings, "redis"), [names.state], timeout=timeout)
+            lag = wait_caught_up(settings, redis_sink_group(settings), [names.state], timeout=timeout)
         seconds = time.monotonic() - began
         if lag:
             raise RuntimeError(f"still {lag} message(s) behind after {timeout:.0f}s (logs in {work})")

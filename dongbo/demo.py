@@ -18,8 +18,7 @@ from dongbo.lag import wait_caught_up
 from dongbo.processes import READY_MARK, SINK_READY_MARK, start_sink, start_worker, wait_ready
 from dongbo.stack import pid_alive, port_open
 from dongbo.watermark import send_watermark
-from sinks.redis_sink import keys_for
-from sinks.runner import sink_group
+from sinks.redis_sink import keys_for, redis_sink_group
 
 
 def _say(msg: str) -> None:
@@ -98,7 +97,7 @@ def run_demo(settings: Settings, dossiers: int, seed: int) -> None:
     )
     names = topics_for(settings)
     _say("waiting for the worker to catch up ...")
-    sink = sink_group(settings, "redis")
+    sink = redis_sink_group(settings)
     lag = wait_caught_up(
         settings,
         settings.worker.app_id,

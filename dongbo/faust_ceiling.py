@@ -53,11 +53,9 @@ def build(settings: Settings, mode: str, topic: str, expected: int, result: Path
         async for batch in stream.take_events(1000, within=0.5):
             if not seen["count"]:
                 seen["began"] = time.perf_counter()
-            latest: dict[bytes, tuple[Any, str]] = {}
-            for event in batch:
-                record = codec.decode("vn.dongbo.DossierEvent", event.message.value)
-                latest[event.message.key] = (event, record["status"])
-            if mode == "table":
+            records = [codec.decode("vn.dongbo.DossierEvent", e.message.value) for e in batch]
+            if mode == "table":  # the latest status of each dossier in the batch, one write per key
+                latest = {e.message.key: (e, r["status"]) for e, r in zip(batch, records, strict=True)}
                 for key, (event, status) in latest.items():
                     with acting_for(event):
                         table[key] = status.encode()

@@ -15,11 +15,11 @@ from dongbo.processes import SINK_READY_MARK
 from sinks.redis_sink import RedisStateSink, keys_for
 from sinks.runner import SinkMetrics, SinkRunner, StateSink
 
-SINKS = ("redis",)
+SINKS = (RedisStateSink.name,)
 
 
 def build_sink(settings: Settings, name: str) -> StateSink:
-    if name != "redis":
+    if name != RedisStateSink.name:
         raise ValueError(f"no sink {name!r}: choose one of {', '.join(SINKS)}")
     client = Redis.from_url(settings.redis.url)
     try:

@@ -18,7 +18,7 @@ from contract.sources import SOURCE_SYSTEMS
 from contract.topics import ensure_topics, topics_for
 from dongbo.lag import wait_caught_up
 from producers.publisher import Publisher
-from sinks.runner import sink_group
+from sinks.redis_sink import redis_sink_group
 from streams.agents.merge import watermark_record
 
 
@@ -55,5 +55,5 @@ def close_replay(
         return lag
     # What the worker published has reached Redis (the sink reads in a group of its own).
     return wait_caught_up(
-        settings, sink_group(settings, "redis"), [names.state], timeout=timeout, progress=progress
+        settings, redis_sink_group(settings), [names.state], timeout=timeout, progress=progress
     )

@@ -18,6 +18,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from contract.settings import Settings
+from sinks.runner import sink_group
 from streams.model import VN_TZ
 
 # KEYS: dossier hash, stats hash. ARGV: version, json, dims (newline-joined), members prefix, id.
@@ -131,3 +132,8 @@ class RedisStateSink:
             self._script(keys=k, args=a, client=pipe)
             n += 1
         return sum(int(r) for r in pipe.execute()) if n else 0
+
+
+def redis_sink_group(settings: Settings) -> str:
+    """The Redis sink's consumer group (what to wait on for Redis to have caught up)."""
+    return sink_group(settings, RedisStateSink.name)

@@ -17,8 +17,7 @@ from contract.topics import topics_for
 from dongbo.lag import wait_caught_up
 from producers.importers.mapping import load_mapping
 from producers.importers.pipeline import ImportJob, import_to_kafka
-from sinks.redis_sink import keys_for
-from sinks.runner import sink_group
+from sinks.redis_sink import keys_for, redis_sink_group
 from tests.integration.kafka_util import wait_for
 
 pytestmark = pytest.mark.integration
@@ -53,7 +52,7 @@ def test_wabo_log_imports_once_whatever_the_number_of_imports(settings, worker):
     def caught_up() -> bool:  # the worker, then the Redis sink's own group behind it
         return (
             wait_caught_up(settings, settings.worker.app_id, group_topics, timeout=240) == 0
-            and wait_caught_up(settings, sink_group(settings, "redis"), [names.state], timeout=240) == 0
+            and wait_caught_up(settings, redis_sink_group(settings), [names.state], timeout=240) == 0
         )
 
     assert caught_up()
