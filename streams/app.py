@@ -9,6 +9,8 @@ agent (Faust's own deserialiser would restart the agent in a loop).
 from __future__ import annotations
 
 import logging
+import shutil
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -49,7 +51,10 @@ def build_app(settings: Settings) -> DongboApp:
         broker_session_timeout=ws.session_timeout,
         broker_heartbeat_interval=max(1.0, ws.session_timeout / 5),
         table_cleanup_interval=30.0,
-        stream_wait_empty=False,
+        # A rebalance waits until the batch in hand is merged, its outputs acknowledged and its
+        # table writes sent: otherwise the partition's new owner could recover the table before
+        # those writes reach the changelog, and merge the same events again from an older state.
+        stream_wait_empty=True,
         consumer_auto_offset_reset="earliest",
         # Tables and topics hold bytes that our codec reads and writes (see module doc).
         key_serializer="raw",
@@ -81,5 +86,24 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     """Run a worker in this process until it is stopped (SIGTERM / Ctrl-C)."""
     ensure_topics(settings)
     dapp = build_app(settings)
+    discard_local_tables(dapp.app)
     worker = faust.Worker(dapp.app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()
+
+
+def discard_local_tables(app: faust.App) -> None:
+    """The tables are recovered from their changelogs alone, never from a previous run's local store.
+
+    Faust's RocksDB store takes a write at once, before its changelog record is acknowledged, and
+    keeps it across a crash; the offsets of the events behind it are only committed once the
+    changelog has it. So a killed worker's store can hold states the changelog never got: the
+    restarted worker finds their redelivered events already applied and writes nothing, the
+    changelog never learns them, and the next owner of the partition (a worker on a fresh disk,
+    or after a rebalance) resumes from older states while the offsets have moved on: conflicts
+    and alerts evaluated again, at other moments. The changelog is what offsets are committed
+    against, so it is the only copy a worker starts from (docs/guarantees.md#crashes). The cost is
+    a full changelog read at every start (docs/benchmarks.md)."""
+    tables = Path(app.conf.tabledir)
+    if tables.exists():
+        log.info("local table store %s discarded: the tables are recovered from their changelogs", tables)
+        shutil.rmtree(tables)

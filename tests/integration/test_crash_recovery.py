@@ -33,11 +33,6 @@ def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"worker": settings.worker.model_copy(update={"clock": "stream"})})
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="intermittent, open in the performance issue: after SIGKILLs an alert is sometimes published "
-    "at another moment than the uninterrupted run's (seen in about 1 run of 3 on 2026-11-30)",
-)
 def test_five_sigkills_on_the_stream_clock_change_nothing(settings: Settings, worker, tmp_path: Path) -> None:
     expected, end = reference(settings, tmp_path / "reference")
     names = topics_for(settings)

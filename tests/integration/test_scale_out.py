@@ -38,12 +38,6 @@ def events_merged(settings: Settings) -> float:
     )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug, open in the performance issue: in about 1 run of 3 either the remaining worker "
-    "stops consuming after the other leaves (Faust rebalance stall: nothing logged after 'Worker ready') "
-    "or an alert is republished with the same id and a different field",
-)
 def test_a_worker_added_and_one_removed_during_a_run_change_nothing(
     settings: Settings, worker, tmp_path: Path
 ) -> None:
