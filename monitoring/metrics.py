@@ -11,6 +11,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # Seconds from a source's event time to the unified state: sync lags are minutes to days.
 LAG_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 86400, 7 * 86400)
+# Seconds from a moment (a deadline, a capture) to the output the worker published for it, live.
+LIVE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900)
 # Seconds spent inside the worker for one event.
 PROCESS_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
@@ -27,6 +29,11 @@ class DongboMetrics:
     misrouted: Counter
     conflicts: Counter
     alerts: Counter
+    source_silence_seconds: Gauge
+    consumer_lag: Gauge
+    timer_lag_seconds: Histogram
+    state_latency_seconds: Histogram
+    office_open: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry, prefix: str = "dongbo") -> DongboMetrics:
@@ -87,8 +94,60 @@ class DongboMetrics:
             ),
             alerts=Counter(
                 f"{prefix}_deadline_alerts",
-                "Deadline alerts fired (received_late, near_deadline, overdue)",
+                "Deadline alerts fired (received_late, near_deadline, overdue), by kind and unit",
+                ["kind", "unit"],
+                registry=registry,
+            ),
+            source_silence_seconds=Gauge(
+                f"{prefix}_source_silence_seconds",
+                "Worker clock less the capture time of the latest record merged from each source (since "
+                "the worker started, for a source not heard from yet): a stalled feed grows",
+                ["source"],
+                registry=registry,
+            ),
+            consumer_lag=Gauge(
+                f"{prefix}_consumer_lag_records",
+                "Records of each input partition this worker owns not yet processed",
+                ["topic", "partition"],
+                registry=registry,
+            ),
+            timer_lag_seconds=Histogram(
+                f"{prefix}_timer_lag_seconds",
+                "Live clock: the moment an alert is judged at to the worker sending it (the live margin "
+                "included, by design), by kind",
                 ["kind"],
+                buckets=LIVE_BUCKETS,
+                registry=registry,
+            ),
+            state_latency_seconds=Histogram(
+                f"{prefix}_state_latency_seconds",
+                "Live clock: the latest capture a unified state shows to the worker sending it",
+                buckets=LIVE_BUCKETS,
+                registry=registry,
+            ),
+            office_open=Gauge(
+                f"{prefix}_office_open",
+                "1 while the city's offices are open on the business calendar (the worker's clock): "
+                "rules about stalled feeds only page then",
                 registry=registry,
             ),
         )
+
+
+class BoundedLabel:
+    """A label whose values come from data (a unit code): the first ``limit`` distinct values are
+    kept, any later one is counted as ``other``, so bad input cannot grow the series without end."""
+
+    def __init__(self, limit: int = 500, other: str = "other") -> None:
+        self.limit, self.other = limit, other
+        self.seen: set[str] = set()
+
+    def __call__(self, value: str | None) -> str:
+        if not value:
+            return "none"
+        if value in self.seen:
+            return value
+        if len(self.seen) < self.limit:
+            self.seen.add(value)
+            return value
+        return self.other

@@ -26,6 +26,7 @@ from faust.streams import _current_event
 
 from contract.partitioning import partition_of
 from contract.sources import SOURCE_SYSTEMS
+from monitoring.metrics import BoundedLabel
 from schemas import codec
 from streams.agents.context import DongboApp
 from streams.clock import WallClock
@@ -89,6 +90,29 @@ def install(dapp: DongboApp) -> None:
     )
     assigned: set[object] = set()
     clock = WallClock(ws.clock_start)
+    unit_label = BoundedLabel()
+    live = ws.clock == "wall"  # latencies against the wall mean something only live
+    city = engine.policy.rules.calendars.for_unit(None) if engine.policy.rules is not None else None
+    if city is not None:
+        metrics.office_open.set_function(lambda: 1.0 if city.is_open(clock.now()) else 0.0)
+    # Each source's latest capture merged; a source not heard from yet counts from the start.
+    freshest: dict[str, datetime] = dict.fromkeys(ws.expected_sources, clock.now())
+
+    def watch(source: str) -> None:
+        def silence() -> float:
+            return max(0.0, (clock.now() - freshest[source]).total_seconds())
+
+        metrics.source_silence_seconds.labels(source).set_function(silence)
+
+    def heard(source: str, captured: datetime) -> None:
+        if source not in freshest:
+            freshest[source] = captured
+            watch(source)
+        elif captured > freshest[source]:
+            freshest[source] = captured
+
+    for source in ws.expected_sources:
+        watch(source)
     inputs = [names.source(s) for s in SOURCE_SYSTEMS] + [names.events]
 
     async def dead_letter(msg: Any, reason: str, detail: str) -> Awaitable[Any]:
@@ -98,23 +122,31 @@ def install(dapp: DongboApp) -> None:
                             msg.value, utcnow())  # fmt: skip
         return cast(Awaitable[Any], await dlq_topic.send(key=msg.key, value=letter.encode()))
 
+    # Each dossier's state to publish at the end of the batch: its latest only. A dossier several
+    # of whose moments pass in one batch (a backlog, a watermark leap) is published once, at its
+    # last version; consumers keep the highest version anyway (docs/guarantees.md).
+    to_publish: dict[bytes, DossierState] = {}
+
     async def publish(out: Output) -> list[Awaitable[Any]]:
-        """Send what one step produced; the futures resolve when the broker has each record."""
+        """Send what one step produced but its state (``to_publish``); the futures resolve when
+        the broker has each record."""
         new, sent = out.state, []
         if out.changed:
             metrics.state_changes.inc()
         if out.send_state:
-            sent.append(
-                await state_topic.send(
-                    key=out.key, value=codec.encode("vn.dongbo.DossierState", new.to_record())
-                )
-            )
+            to_publish[out.key] = new
+            if live and new.sources:
+                seen = max(s.last_seen_at for s in new.sources.values())
+                metrics.state_latency_seconds.observe(max(0.0, (clock.now() - seen).total_seconds()))
         for change, items in (("OPENED", out.opened), ("RESOLVED", out.resolved)):
             for c in items:
                 metrics.conflicts.labels(c.kind, change.lower()).inc()
                 sent.append(await conflicts_topic.send(key=out.key, value=conflict_record(new, c, change)))
         for kind in out.alerts:
-            metrics.alerts.labels(kind).inc()
+            metrics.alerts.labels(kind, unit_label(new.unit_code)).inc()
+            if live and out.at is not None:
+                lag = (clock.now() - out.at).total_seconds()
+                metrics.timer_lag_seconds.labels(kind).observe(max(0.0, lag))
             sent.append(await deadlines_topic.send(key=out.key, value=alert_record(new, kind)))
         return cast(list[Awaitable[Any]], sent)
 
@@ -146,6 +178,7 @@ def install(dapp: DongboApp) -> None:
             max(0.0, (decoded.ingested_at - decoded.occurred_at).total_seconds())
         )
         metrics.source_last_event.labels(decoded.source).set(clock.now().timestamp())
+        heard(decoded.source, decoded.ingested_at)
         now = engine.time(msg.partition)
         if now is not None:
             metrics.stream_time.labels(str(msg.partition)).set(now.timestamp())
@@ -173,6 +206,10 @@ def install(dapp: DongboApp) -> None:
             for event in batch:
                 last_of[event.message.partition] = event
                 sent += await step(event.message)
+            for key, state in to_publish.items():
+                value = codec.encode("vn.dongbo.DossierState", state.to_record())
+                sent.append(await state_topic.send(key=key, value=value))
+            to_publish.clear()
             if sent:
                 await asyncio.gather(*sent)
             for partition, key, value in engine.take_writes():
@@ -185,11 +222,18 @@ def install(dapp: DongboApp) -> None:
     async def tick() -> None:
         """Wall clock: a partition whose every input has been read up to now moves to now (less a
         margin for records in flight); one still catching up waits for its sources' records."""
-        if ws.clock != "wall" or app.consumer is None:
+        if app.consumer is None:
             return
         consumer = app.consumer
-        now = clock.now() - timedelta(seconds=ws.live_margin)
         mine = set(consumer.assignment())
+        for tp in mine:
+            if tp.topic in inputs:
+                behind = backlog(consumer, tp, dapp.done)
+                if behind is not None:
+                    metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(behind)
+        if ws.clock != "wall":
+            return
+        now = clock.now() - timedelta(seconds=ws.live_margin)
         for p in sorted({tp.partition for tp in mine if tp.topic == names.events}):
             if caught_up(consumer, mine, inputs, p, dapp.done):
                 await ticks_topic.send(value=watermark_record(now), partition=p)
@@ -202,17 +246,19 @@ def caught_up(consumer: Any, mine: set[Any], inputs: list[str], partition: int,
     tps = [tp for tp in mine if tp.partition == partition and tp.topic in inputs]
     if len(tps) < len(inputs):
         return False  # some input is read by another worker: its progress is not known here
-    for tp in tps:
-        end = consumer.highwater(tp)
-        if end is None:
-            return False
-        last = done.get((tp.topic, tp.partition))
-        # Nothing finished since the assignment: where the group had committed (Faust's record
-        # of it; the next offset to read).
-        position = last + 1 if last is not None else (consumer._committed_offset.get(tp) or 0)
-        if position < end:
-            return False
-    return True
+    return all(backlog(consumer, tp, done) == 0 for tp in tps)
+
+
+def backlog(consumer: Any, tp: Any, done: dict[tuple[str, int], int]) -> int | None:
+    """Records of ``tp`` not processed yet (None: its end is not known yet)."""
+    end = consumer.highwater(tp)
+    if end is None:
+        return None
+    last = done.get((tp.topic, tp.partition))
+    # Nothing finished since the assignment: where the group had committed (Faust's record of it;
+    # the next offset to read).
+    position = last + 1 if last is not None else (consumer._committed_offset.get(tp) or 0)
+    return max(0, end - position)
 
 
 @contextmanager
