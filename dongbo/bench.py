@@ -22,17 +22,17 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from contract.settings import Settings, settings_env
 from contract.sources import CAPTURED_AT, SOURCE_SYSTEMS
 from contract.topics import ensure_topics, topics_for
+from dongbo.bench_io import Say, count_records, peak_rss_mib, read_all
+from dongbo.bench_timers import timer_lag
 from dongbo.lag import wait_caught_up
 from dongbo.processes import SINK_READY_MARK, start_sink, start_worker, wait_ready
 from dongbo.replay import records_in_send_order, replay
@@ -42,8 +42,6 @@ from schemas import codec
 from sinks.redis_sink import redis_sink_group
 from streams.configured import worker_policy
 from streams.model import utcnow
-
-Say = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -151,7 +149,7 @@ def pipeline(
             proc.terminate()
         for proc, _ in [*procs, (sink, sink_log)]:
             proc.wait(30)
-    events = _count(settings, names.events)
+    events = count_records(settings, names.events)
     return Run(Figure(f"{label}, raw records", records, seconds, "records"),
                Figure(f"{label}, canonical events", events, seconds), peak)  # fmt: skip
 
@@ -161,30 +159,6 @@ class Run:
     records: Figure
     events: Figure
     peak_mib: float  # the largest worker's peak resident memory
-
-
-def peak_rss_mib(pid: int) -> float:
-    """A process's peak resident memory (Linux ``VmHWM``), in MiB; 0 where it cannot be read."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def _count(settings: Settings, topic: str) -> int:
-    consumer = Consumer({**settings.kafka.client_config(), "group.id": f"bench-{uuid.uuid4().hex[:8]}"})
-    try:
-        meta = consumer.list_topics(topic, timeout=10).topics[topic]
-        total = 0
-        for p in meta.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            total += int(high or 0) - int(low or 0)
-        return total
-    finally:
-        consumer.close()
 
 
 def in_process(settings: Settings, config: SimulationConfig, work: Path) -> tuple[Figure, Figure]:
@@ -296,7 +270,7 @@ def latency(
         proc.terminate()
         proc.wait(30)
     samples = []
-    for msg in _read_topic(live, names.state):
+    for msg in read_all(live, names.state):
         state = codec.decode("vn.dongbo.DossierState", msg.value() or b"")
         seen = [v["last_seen_at"] for v in state["sources"].values()]
         _kind, ts = msg.timestamp()
@@ -305,30 +279,19 @@ def latency(
     return Latency(rate, sent, samples, margin)
 
 
-def _read_topic(settings: Settings, topic: str) -> list[Any]:
-    consumer = Consumer({**settings.kafka.client_config(), "group.id": f"bench-{uuid.uuid4().hex[:8]}",
-                         "auto.offset.reset": "earliest", "enable.partition.eof": True})  # fmt: skip
-    out: list[Any] = []
-    try:
-        consumer.subscribe([topic])
-        quiet = 0
-        while quiet < 3:
-            msgs = consumer.consume(num_messages=5000, timeout=1.0)
-            real = [m for m in msgs if m.error() is None]
-            out += real
-            quiet = 0 if real else quiet + 1
-        return out
-    finally:
-        consumer.close()
-
-
+# The timer-lag run's worker clock starts this far before the first moment, plus the time to load
+# its open dossiers at a rate it beats on this machine (a slower load shows as lag).
+TIMER_LEAD = 20.0
+TIMER_LOAD_RATE = 600.0
 CITY_YEAR_RECORDS = 20_000_000  # raw records of a Da Nang-sized city in a year (the issue's estimate)
 
 
 def run_bench(
     settings: Settings, dossiers: int, timeout: float, say: Say, *, rate: float = 2000.0,
-    latency_seconds: float = 10.0, workers: tuple[int, ...] = (1, 2, 3),
+    latency_seconds: float = 10.0, workers: tuple[int, ...] = (1, 2, 3), timer_dossiers: int = 100_000,
+    timer_window: float = 60.0, timer_rate: float = 100.0,
 ) -> list[str]:  # fmt: skip
+
     config = city(dossiers)
     work = Path(tempfile.mkdtemp(prefix="dongbo-bench-"))
     say(f"dongbo bench: {dossiers:,} simulated dossiers over 2 days, every fault (seed 31); work in {work}")
@@ -349,6 +312,9 @@ def run_bench(
     with_rules, without = in_process(isolated(settings, work / "inproc"), config, work / "inproc")
     lat = latency(isolated(settings, work / "latency"), config, work / "latency", rate, latency_seconds, 0.25,
                   say)  # fmt: skip
+    timers = timer_lag(isolated(settings, work / "timers"), work / "timers", timer_dossiers, timer_window,
+                       timer_rate, lead=TIMER_LEAD + timer_dossiers / TIMER_LOAD_RATE, margin=0.25,
+                       say=say)  # fmt: skip
     best = max(runs.values(), key=lambda r: r.records.rate)
     per_dossier = one.peak_mib * 1024 / dossiers
     lines = [ceiling.line(), decode.line(ceiling), table.line(ceiling)]
@@ -358,6 +324,7 @@ def run_bench(
         with_rules.line(),
         without.line(),
         lat.line(),
+        *timers.lines(),
         f"peak worker memory (1 worker, {dossiers:,} dossiers): {one.peak_mib:,.0f} MiB "
         f"(upper bound per dossier {per_dossier:,.1f} KiB, start-up included)",
         f"city-year ({CITY_YEAR_RECORDS:,} raw records), extrapolated from the measured rates: "

@@ -21,7 +21,7 @@ def rate_of(line: str) -> float:
 def test_the_bench_prints_every_figure_with_a_rate(settings: Settings) -> None:
     said: list[str] = []
     lines = run_bench(settings, dossiers=60, timeout=300, say=said.append, rate=200, latency_seconds=2,
-                      workers=(1, 2))  # fmt: skip
+                      workers=(1, 2), timer_dossiers=300, timer_window=3)  # fmt: skip
     names = [line[:50].strip() for line in lines[:9]]
     assert names == [
         "raw ceiling (confluent-kafka + fastavro)",
@@ -40,9 +40,14 @@ def test_the_bench_prints_every_figure_with_a_rate(settings: Settings) -> None:
     counts = [int(line[50:].split()[0].replace(",", "")) for line in lines[:9]]
     assert counts[3] == counts[5] == counts[7] == counts[8] > 100  # the same records everywhere
     assert counts[0] == counts[1] == counts[2] == counts[4] == counts[6]  # the same events
-    latency, memory, year = lines[9:]
+    latency, timers, open_memory, memory, year = lines[9:]
     assert re.search(r"p50 [\d,]+ ms +p95 [\d,]+ ms +p99 [\d,]+ ms", latency), latency
     assert "400 sent" in latency
+    # Every dossier's overdue alert came out, each with its lag measured against the worker's clock.
+    assert "300 open dossiers" in timers and "300 alerts" in timers, timers
+    lags = [float(x.replace(",", "")) for x in re.findall(r"p(?:50|99) ([\d,]+) ms", timers)]
+    assert len(lags) == 2 and 0 < lags[0] <= lags[1] < 60_000, timers
+    assert re.search(r"[\d.]+ KiB per open dossier", open_memory), open_memory
     assert re.search(r"peak worker memory .*: [\d,]+ MiB", memory) and not memory.startswith(
         "peak worker memory (1 worker, 60 dossiers): 0 MiB"
     )

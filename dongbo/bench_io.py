@@ -1,0 +1,56 @@
+"""What the benchmarks read from the broker and from /proc (shared by ``dongbo.bench`` and
+``dongbo.bench_timers``)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+
+from contract.settings import Settings
+
+Say = Callable[[str], None]
+
+
+def peak_rss_mib(pid: int) -> float:
+    """A process's peak resident memory (Linux ``VmHWM``), in MiB; 0 where it cannot be read."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def count_records(settings: Settings, topic: str) -> int:
+    consumer = Consumer({**settings.kafka.client_config(), "group.id": f"bench-{uuid.uuid4().hex[:8]}"})
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        total = 0
+        for p in meta.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            total += int(high or 0) - int(low or 0)
+        return total
+    finally:
+        consumer.close()
+
+
+def read_all(settings: Settings, topic: str) -> list[Any]:
+    consumer = Consumer({**settings.kafka.client_config(), "group.id": f"bench-{uuid.uuid4().hex[:8]}",
+                         "auto.offset.reset": "earliest", "enable.partition.eof": True})  # fmt: skip
+    out: list[Any] = []
+    try:
+        consumer.subscribe([topic])
+        quiet = 0
+        while quiet < 3:
+            msgs = consumer.consume(num_messages=5000, timeout=1.0)
+            real = [m for m in msgs if m.error() is None]
+            out += real
+            quiet = 0 if real else quiet + 1
+        return out
+    finally:
+        consumer.close()
