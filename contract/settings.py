@@ -48,6 +48,11 @@ class WorkerSettings(BaseSettings):
     app_id: str = Field("dongbo", description="Faust application id (consumer group, changelog prefix)")
     data_dir: Path = Field(PROJECT_ROOT / ".stack" / "worker", description="RocksDB tables live here")
     web_port: int = Field(6066, description="port of the worker's web server (metrics); 0 disables it")
+    web_bind: str = Field(
+        "127.0.0.1",
+        description="address the worker's and sinks' metrics listen on: loopback, except inside a "
+        "container where Prometheus scrapes from another one (docker-compose sets 0.0.0.0)",
+    )
     sink_web_port: int = Field(
         6067, description="port of a sink process's metrics (`dongbo sink`); 0 disables it"
     )
@@ -114,6 +119,32 @@ class StackSettings(BaseSettings):
     )
 
 
+class MonitoringSettings(BaseSettings):
+    """Prometheus and Alertmanager of the local stack (``dongbo stack up``), on loopback."""
+
+    model_config = SettingsConfigDict(env_prefix="DONGBO_MONITORING_", extra="ignore")
+
+    prometheus: str = Field("127.0.0.1:9090", description="host:port Prometheus listens on")
+    alertmanager: str = Field(
+        "127.0.0.1:9094", description="host:port Alertmanager listens on (9093: the local Kafka's controller)"
+    )
+    scrape_interval: float = Field(5.0, description="seconds between Prometheus scrapes of dongbo")
+    alert_webhook: str = Field(
+        "http://127.0.0.1:9099/alerts",
+        description="URL Alertmanager posts operations alerts to (a chat bridge, a ticketing system)",
+    )
+    alert_email: str = Field("van-hanh@dongbo.local", description="address operations alerts are mailed to")
+    smtp: str = Field("127.0.0.1:2525", description="host:port of the SMTP server alerts are mailed through")
+    rule_for: str | None = Field(
+        None,
+        description="rehearsals and tests only: every alert rule's `for` replaced by this (e.g. 0s), to "
+        "follow an alert end to end in seconds; empty = the rules as written",
+    )
+    alert_group_wait: float = Field(
+        10.0, description="seconds Alertmanager waits to group a new critical alert before sending it"
+    )
+
+
 class PrivacySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DONGBO_PRIVACY_", extra="ignore")
 
@@ -162,6 +193,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     domain: DomainSettings = Field(default_factory=DomainSettings)
 
@@ -180,6 +212,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "DONGBO_REDIS_URL": settings.redis.url,
         "DONGBO_STACK_HOME": str(settings.stack.home),
         "DONGBO_STACK_CACHE": str(settings.stack.cache),
+        "DONGBO_MONITORING_PROMETHEUS": settings.monitoring.prometheus,
+        "DONGBO_MONITORING_ALERTMANAGER": settings.monitoring.alertmanager,
     }
     # Every worker setting, from its own fields: a new setting cannot be forgotten here.
     for name in type(settings.worker).model_fields:

@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 
 from contract.settings import Settings
 from dongbo.processes import SINK_READY_MARK
-from sinks.redis_sink import RedisStateSink, keys_for
+from sinks.redis_sink import LiveFigures, RedisStateSink, keys_for
 from sinks.runner import SinkMetrics, SinkRunner, StateSink
 
 SINKS = (RedisStateSink.name,)
@@ -35,14 +35,16 @@ def build_sink(settings: Settings, name: str) -> StateSink:
 def run_sink(settings: Settings, name: str, batch: int, say: Callable[[str], None]) -> None:
     sink = build_sink(settings, name)
     registry = CollectorRegistry()
+    if isinstance(sink, RedisStateSink):
+        registry.register(LiveFigures(sink.client, sink.keys))
     port = settings.worker.sink_web_port
     if port:
-        start_http_server(port, addr="127.0.0.1", registry=registry)
+        start_http_server(port, addr=settings.worker.web_bind, registry=registry)
     runner = SinkRunner(settings, sink, metrics=SinkMetrics(registry), batch=batch)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    where = f", metrics on http://127.0.0.1:{port}/metrics" if port else ""
+    where = f", metrics on http://{settings.worker.web_bind}:{port}/metrics" if port else ""
     say(f"{name} {SINK_READY_MARK}: group {runner.group} reads {runner.topic}{where}")
     step = 10_000
     shown = [0]

@@ -340,7 +340,195 @@ class Redis(_Service):
         return ok, "PING answered"
 
 
-SERVICES: dict[str, type[_Service]] = {"kafka": Kafka, "redis": Redis}
+MONITORING = PROJECT_ROOT / "monitoring"
+RULES = MONITORING / "prometheus" / "rules"
+
+
+def _debian_binary(svc: _Service, names: tuple[str, ...], package: str) -> str:
+    """A server from its Debian package, installed when missing and allowed (root, apt)."""
+    for name in names:
+        if found := shutil.which(name):
+            return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        svc.log(f"{svc.name}: {names[0]} is missing, installing the Debian package {package}")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=False, env=env, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", package], check=False,
+                       env=env, capture_output=True)  # fmt: skip
+        for name in names:
+            if found := shutil.which(name):
+                return found
+    raise StackError(f"{names[0]} is missing: install it (apt-get install {package}).")
+
+
+def _http_ok(url: str) -> tuple[bool, str]:
+    from urllib.error import URLError
+    from urllib.request import urlopen
+
+    try:
+        with urlopen(url, timeout=2) as resp:
+            return resp.status == 200, f"{url} answered {resp.status}"
+    except (URLError, OSError) as exc:
+        return False, f"{url}: {exc}"
+
+
+class Prometheus(_Service):
+    """Prometheus scraping dongbo's processes, with dongbo's alert rules, sending to Alertmanager.
+
+    Targets come from files in ``<home>/targets/`` (file service discovery, re-read on change):
+    the stack writes the default worker and sink ports; tests and extra workers add their own."""
+
+    name = "prometheus"
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        return _split_hostport(self.settings.monitoring.prometheus)
+
+    @property
+    def address(self) -> str:
+        return f"http://{self.settings.monitoring.prometheus}"
+
+    @property
+    def targets(self) -> Path:
+        return self.home / "targets"
+
+    @property
+    def config(self) -> Path:
+        return self.home / "prometheus.yml"
+
+    @property
+    def rules(self) -> Path:
+        return self.home / "rules"
+
+    def _prepare(self) -> None:
+        _debian_binary(self, ("prometheus",), "prometheus")
+        self.targets.mkdir(parents=True, exist_ok=True)
+        ws = self.settings.worker
+        for job, port in (("worker", ws.web_port), ("sink", ws.sink_web_port)):
+            if port:
+                write_targets(self.targets / f"{job}-default.json", [f"127.0.0.1:{port}"], {"app": ws.app_id})
+        write_rules(self.rules, self.settings.monitoring.rule_for)
+        self.config.write_text(prometheus_config(self.settings, self.targets, self.rules))
+
+    def _command(self) -> list[str]:
+        return [
+            _debian_binary(self, ("prometheus",), "prometheus"), f"--config.file={self.config}",
+            f"--storage.tsdb.path={self.home / 'data'}",
+            f"--web.listen-address={self.settings.monitoring.prometheus}",
+            "--web.enable-lifecycle", "--storage.tsdb.retention.time=15d",
+        ]  # fmt: skip
+
+    def _healthy(self) -> tuple[bool, str]:
+        return _http_ok(f"{self.address}/-/ready")
+
+
+class Alertmanager(_Service):
+    """Alertmanager routing dongbo's alerts to the operations webhook (``monitoring/alertmanager``).
+    Clustering is off: it would listen on every interface."""
+
+    name = "alertmanager"
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        return _split_hostport(self.settings.monitoring.alertmanager)
+
+    @property
+    def address(self) -> str:
+        return f"http://{self.settings.monitoring.alertmanager}"
+
+    @property
+    def config(self) -> Path:
+        return self.home / "alertmanager.yml"
+
+    def _binary(self) -> str:
+        return _debian_binary(self, ("prometheus-alertmanager", "alertmanager"), "prometheus-alertmanager")
+
+    def _prepare(self) -> None:
+        self._binary()
+        self.config.write_text(alertmanager_config(self.settings))
+
+    def _command(self) -> list[str]:
+        return [
+            self._binary(), f"--config.file={self.config}", f"--storage.path={self.home / 'data'}",
+            f"--web.listen-address={self.settings.monitoring.alertmanager}", "--cluster.listen-address=",
+        ]  # fmt: skip
+
+    def _healthy(self) -> tuple[bool, str]:
+        return _http_ok(f"{self.address}/-/ready")
+
+
+def alertmanager_config(settings: Settings) -> str:
+    """monitoring/alertmanager/alertmanager.yml with the settings' mail server, addresses and
+    webhook (the file itself names docker-compose's services)."""
+    import yaml
+
+    m = settings.monitoring
+    doc = yaml.safe_load((MONITORING / "alertmanager" / "alertmanager.yml").read_text())
+    doc["global"]["smtp_smarthost"] = m.smtp
+    for route in doc["route"].get("routes", []):
+        route["group_wait"] = f"{m.alert_group_wait:g}s"
+    for receiver in doc["receivers"]:
+        for mail in receiver.get("email_configs", []):
+            mail["to"] = m.alert_email
+        for hook in receiver.get("webhook_configs", []):
+            hook["url"] = m.alert_webhook
+    return "# written by dongbo/stack.py from the settings; edit those, not this file\n" + yaml.safe_dump(
+        doc, sort_keys=False, allow_unicode=True
+    )
+
+
+def write_targets(path: Path, targets: list[str], labels: dict[str, str] | None = None) -> None:
+    """A file-discovery target list for Prometheus (written whole, then renamed: never half-read)."""
+    import json
+
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps([{"targets": targets, "labels": labels or {}}]))
+    tmp.replace(path)
+
+
+def write_rules(folder: Path, rule_for: str | None) -> None:
+    """dongbo's rule files, as written, or with every ``for`` replaced (``rule_for``: rehearsals)."""
+    import yaml
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.yml"):
+        old.unlink()
+    for source in sorted(RULES.glob("*.yml")):
+        doc = yaml.safe_load(source.read_text())
+        if rule_for is not None:
+            for group in doc["groups"]:
+                for rule in group["rules"]:
+                    if "for" in rule:
+                        rule["for"] = rule_for
+        (folder / source.name).write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+
+
+def prometheus_config(
+    settings: Settings, targets: Path, rules: Path = MONITORING / "prometheus" / "rules"
+) -> str:
+    """The local stack's Prometheus configuration: loopback targets, dongbo's rule files."""
+    import yaml
+
+    interval = f"{settings.monitoring.scrape_interval:g}s"
+    config = {
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "rule_files": [str(rules / "*.yml")],
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [settings.monitoring.alertmanager]}]}]
+                     },
+        "scrape_configs": [
+            {"job_name": f"dongbo-{job}", "file_sd_configs": [{"files": [str(targets / f"{job}-*.json")],
+                                                               "refresh_interval": "5s"}]}
+            for job in ("worker", "sink")
+        ],
+    }  # fmt: skip
+    return "# written by dongbo/stack.py from the settings; edit those, not this file\n" + yaml.safe_dump(
+        config, sort_keys=False
+    )
+
+
+SERVICES: dict[str, type[_Service]] = {
+    "kafka": Kafka, "redis": Redis, "prometheus": Prometheus, "alertmanager": Alertmanager,
+}  # fmt: skip
 
 
 def services(

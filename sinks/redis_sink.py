@@ -9,11 +9,12 @@ figure always equals a recount, and each figure's members are kept as a set (the
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from prometheus_client.core import GaugeMetricFamily
 from redis import Redis
 from redis.exceptions import RedisError
 
@@ -73,7 +74,7 @@ def dimensions(state: dict[str, Any]) -> list[str]:
     unit = state.get("unit_code") or "?"
     proc = state.get("procedure_code") or "?"
     channel = state.get("channel") or "UNKNOWN"
-    return [
+    dims = [
         "all",
         f"status={status}",
         f"outcome={outcome}",
@@ -82,6 +83,48 @@ def dimensions(state: dict[str, Any]) -> list[str]:
         f"unit={unit}|outcome={outcome}",
         f"procedure={proc}|outcome={outcome}",
     ]
+    # What a ward watches: its open dossiers past or near their due time, its open conflicts.
+    if outcome == "PENDING":
+        alerts = set(state.get("alerts") or ())
+        if "overdue" in alerts:
+            dims.append(f"unit={unit}|open=overdue")
+        elif "near_deadline" in alerts:
+            dims.append(f"unit={unit}|open=near_deadline")
+    dims += [f"unit={unit}|conflict={k}" for k in sorted({c["kind"] for c in state.get("conflicts") or ()})]
+    return dims
+
+
+class LiveFigures:
+    """The ward figures of the Redis sink as Prometheus gauges, read from Redis at each scrape:
+    open dossiers overdue / near their due time, and open conflicts by kind, per unit."""
+
+    def __init__(self, client: Redis, keys: RedisKeys) -> None:
+        self.client, self.keys = client, keys
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        open_ = GaugeMetricFamily(
+            "dongbo_open_dossiers", "Open dossiers past (overdue) or near (near_deadline) their due, by unit",
+            labels=["unit", "state"],
+        )  # fmt: skip
+        conflicts = GaugeMetricFamily(
+            "dongbo_open_conflicts", "Dossiers with an open conflict between systems, by unit and kind",
+            labels=["unit", "kind"],
+        )  # fmt: skip
+        by_status = GaugeMetricFamily("dongbo_dossiers", "Dossiers by unified status", labels=["status"])
+        try:
+            stats = self.client.hgetall(self.keys.stats)
+        except RedisError:
+            return  # the sink's own error metrics say Redis is down; no figure beats a wrong one
+        for raw, count in stats.items():
+            field, value = raw.decode(), float(count)
+            unit, _, figure = field.partition("|")
+            if field.startswith("status="):
+                by_status.add_metric([field[len("status=") :]], value)
+            elif unit.startswith("unit=") and figure.startswith("open="):
+                open_.add_metric([unit[5:], figure[5:]], value)
+            elif unit.startswith("unit=") and figure.startswith("conflict="):
+                conflicts.add_metric([unit[5:], figure[9:]], value)
+        yield from (open_, conflicts, by_status)
 
 
 def state_json(record: dict[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,7 @@ def build_app(settings: Settings) -> DongboApp:
     of their own (``sinks.runner``, ``dongbo sink``), so a slow sink never slows the merge."""
     ws = settings.worker
     web: dict[str, Any] = (
-        {"web_enabled": True, "web_port": ws.web_port, "web_bind": "127.0.0.1", "web_host": "127.0.0.1"}
+        {"web_enabled": True, "web_port": ws.web_port, "web_bind": ws.web_bind, "web_host": ws.web_bind}
         if ws.web_port
         else {"web_enabled": False}
     )

@@ -97,6 +97,7 @@ def install(dapp: DongboApp) -> None:
         metrics.office_open.set_function(lambda: 1.0 if city.is_open(clock.now()) else 0.0)
     # Each source's latest capture merged; a source not heard from yet counts from the start.
     freshest: dict[str, datetime] = dict.fromkeys(ws.expected_sources, clock.now())
+    heard_from: set[str] = set()
 
     def watch(source: str) -> None:
         def silence() -> float:
@@ -105,9 +106,11 @@ def install(dapp: DongboApp) -> None:
         metrics.source_silence_seconds.labels(source).set_function(silence)
 
     def heard(source: str, captured: datetime) -> None:
-        if source not in freshest:
+        if source not in heard_from:
+            heard_from.add(source)
+            if source not in freshest:
+                watch(source)
             freshest[source] = captured
-            watch(source)
         elif captured > freshest[source]:
             freshest[source] = captured
 

@@ -19,6 +19,7 @@ import pytest
 from contract.settings import (
     PROJECT_ROOT,
     KafkaSettings,
+    MonitoringSettings,
     RedisSettings,
     Settings,
     StackSettings,
@@ -30,6 +31,10 @@ from dongbo.processes import SINK_READY_MARK, start_sink, start_worker, tail, wa
 
 TEST_KAFKA = os.environ.get("DONGBO_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
 TEST_REDIS = os.environ.get("DONGBO_TEST_REDIS_URL", "redis://127.0.0.1:16379/0")
+TEST_PROMETHEUS = "127.0.0.1:19090"
+TEST_ALERTMANAGER = "127.0.0.1:19094"  # 19093: the test Kafka's controller
+TEST_ALERT_WEBHOOK_PORT = 19099  # tests that follow an alert end to end listen here
+TEST_SMTP_PORT = 19025
 TEST_PARTITIONS = 4  # fewer than production's 12: many short-lived topics per session
 
 
@@ -45,7 +50,14 @@ def base_settings() -> Iterator[Settings]:
         kafka=KafkaSettings(bootstrap=TEST_KAFKA, partitions=TEST_PARTITIONS),
         redis=RedisSettings(url=TEST_REDIS),
         stack=StackSettings(home=PROJECT_ROOT / ".stack-test"),
-    )
+        # Rules fire without their `for` and Alertmanager sends at once: an alert is followed end
+        # to end in seconds (the `for` durations have their own promtool tests).
+        monitoring=MonitoringSettings(
+            prometheus=TEST_PROMETHEUS, alertmanager=TEST_ALERTMANAGER, scrape_interval=1.0, rule_for="0s",
+            alert_webhook=f"http://127.0.0.1:{TEST_ALERT_WEBHOOK_PORT}/alerts",
+            smtp=f"127.0.0.1:{TEST_SMTP_PORT}", alert_group_wait=1.0,
+        ),
+    )  # fmt: skip
     started = [s for s in stack.status(settings) if not s.running]
     stack.up(settings, print)
     yield settings
