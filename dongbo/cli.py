@@ -32,14 +32,16 @@ def _fail(msg: str, code: int = 1) -> None:
 
 @stack_app.command("up")
 def stack_up(
-    service: list[str] = typer.Option(None, "--service", "-s", help="only these services (kafka, redis)"),
+    service: list[str] = typer.Option(
+        None, "--service", "-s", help="only these services (kafka, redis, prometheus, alertmanager)"
+    ),
 ) -> None:
     """Start the stack (idempotent: running services are left alone) and create the topics."""
     from dongbo import stack
 
     try:
         for st in stack.up(get_settings(), _say, service or None):
-            typer.echo(f"{st.name:<8} up    pid {st.pid:<8} {st.address}")
+            typer.echo(f"{st.name:<12} up    pid {st.pid:<8} {st.address}")
     except stack.StackError as exc:
         _fail(str(exc))
 
@@ -67,7 +69,7 @@ def stack_status() -> None:
         state = "up" if st.running else "DOWN"
         all_up &= st.running
         pid = str(st.pid) if st.pid else "-"
-        typer.echo(f"{st.name:<8} {state:<5} pid {pid:<8} {st.address:<28} {st.detail}")
+        typer.echo(f"{st.name:<12} {state:<5} pid {pid:<8} {st.address:<28} {st.detail}")
     raise typer.Exit(0 if all_up else 1)
 
 
