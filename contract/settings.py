@@ -145,6 +145,24 @@ class MonitoringSettings(BaseSettings):
     )
 
 
+class NotifySettings(BaseSettings):
+    """Notifications to ward officials (``dongbo notify``: docs/notifications.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="DONGBO_NOTIFY_", extra="ignore")
+
+    subscriptions: Path = Field(
+        PROJECT_ROOT / "sinks" / "notify" / "subscriptions.example.yml",
+        description="YAML file of officials, their units, channels and language",
+    )
+    smtp: str = Field("127.0.0.1:2525", description="host:port of the mail server notifications go through")
+    sender: str = Field("dongbo@dongbo.local", description="From: address of notification mails")
+    link: str = Field(
+        "http://127.0.0.1:8080/dossiers/{dossier_id}", description="URL of a dossier, {dossier_id} filled in"
+    )
+    web_port: int = Field(6068, description="port of the notifier's metrics; 0 disables it")
+    max_backoff: float = Field(300.0, description="seconds between retries of a failing channel, at most")
+
+
 class PrivacySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DONGBO_PRIVACY_", extra="ignore")
 
@@ -194,6 +212,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     domain: DomainSettings = Field(default_factory=DomainSettings)
 
@@ -215,6 +234,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "DONGBO_MONITORING_PROMETHEUS": settings.monitoring.prometheus,
         "DONGBO_MONITORING_ALERTMANAGER": settings.monitoring.alertmanager,
     }
+    for name in type(settings.notify).model_fields:
+        env[f"DONGBO_NOTIFY_{name.upper()}"] = str(getattr(settings.notify, name))
     # Every worker setting, from its own fields: a new setting cannot be forgotten here.
     for name in type(settings.worker).model_fields:
         value = getattr(settings.worker, name)

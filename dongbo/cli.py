@@ -102,6 +102,28 @@ def sink(
         _fail(str(exc))
 
 
+@app.command("notify")
+def notify(
+    subscriptions: Path = typer.Option(None, "--subscriptions", help="officials file (default: the setting)"),
+    check_only: bool = typer.Option(False, "--check", help="validate the subscriptions file and stop"),
+) -> None:
+    """Notify ward officials: near-deadline digests and overdue alerts for their units, by email and
+    webhook, held outside office hours until the unit's next opening (docs/notifications.md)."""
+    from dongbo.notify import check, run_notify
+    from sinks.notify.subscriptions import SubscriptionError
+
+    path = subscriptions or get_settings().notify.subscriptions
+    try:
+        if check_only:
+            subs = check(path)
+            units = sorted({u for s in subs for u in s.units})
+            _say(f"{path}: {len(subs)} official(s), {len(units)} unit(s): valid")
+            return
+        run_notify(get_settings(), path, _say)
+    except (SubscriptionError, ValueError) as exc:
+        _fail(str(exc))
+
+
 @app.command("dossier")
 def dossier(
     dossier_id: str = typer.Argument(..., help="dossier code (mã hồ sơ), e.g. 000.00.15.H17-251125-0001"),

@@ -28,6 +28,10 @@ def start_sink(settings: Settings, logfile: Path, name: str = "redis") -> subpro
     return _start(settings, logfile, ["sink", name])
 
 
+def start_notifier(settings: Settings, logfile: Path) -> subprocess.Popen[bytes]:
+    return _start(settings, logfile, ["notify"])
+
+
 def _start(settings: Settings, logfile: Path, args: list[str]) -> subprocess.Popen[bytes]:
     logfile.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **settings_env(settings), "PYTHONUNBUFFERED": "1"}

@@ -404,7 +404,9 @@ class Prometheus(_Service):
         _debian_binary(self, ("prometheus",), "prometheus")
         self.targets.mkdir(parents=True, exist_ok=True)
         ws = self.settings.worker
-        for job, port in (("worker", ws.web_port), ("sink", ws.sink_web_port)):
+        notify = self.settings.notify.web_port
+        jobs = (("worker", ws.web_port), ("sink", ws.sink_web_port), ("notify", notify))
+        for job, port in jobs:
             if port:
                 write_targets(self.targets / f"{job}-default.json", [f"127.0.0.1:{port}"], {"app": ws.app_id})
         write_rules(self.rules, self.settings.monitoring.rule_for)
@@ -518,7 +520,7 @@ def prometheus_config(
         "scrape_configs": [
             {"job_name": f"dongbo-{job}", "file_sd_configs": [{"files": [str(targets / f"{job}-*.json")],
                                                                "refresh_interval": "5s"}]}
-            for job in ("worker", "sink")
+            for job in ("worker", "sink", "notify")
         ],
     }  # fmt: skip
     return "# written by dongbo/stack.py from the settings; edit those, not this file\n" + yaml.safe_dump(
