@@ -33,6 +33,7 @@ class DongboMetrics:
     consumer_lag: Gauge
     timer_lag_seconds: Histogram
     state_latency_seconds: Histogram
+    event_to_state_seconds: Histogram
     office_open: Gauge
 
     @classmethod
@@ -123,6 +124,13 @@ class DongboMetrics:
                 f"{prefix}_state_latency_seconds",
                 "Live clock: the latest capture a unified state shows to the worker sending it",
                 buckets=LIVE_BUCKETS,
+                registry=registry,
+            ),
+            event_to_state_seconds=Histogram(
+                f"{prefix}_event_to_state_seconds",
+                "Live clock: the latest source event time a unified state shows (when it happened in "
+                "its system) to the worker sending it: sync delays of the sources included",
+                buckets=LAG_BUCKETS,
                 registry=registry,
             ),
             office_open=Gauge(

@@ -40,6 +40,18 @@ log = logging.getLogger(__name__)
 
 TABLE = "dossiers"
 
+# RocksDB memory per partition store. Faust's defaults (3 memtables of 64 MiB, a 2 GiB block
+# cache) are sized for one big store; a worker holds one store per partition it owns or stands by
+# for (up to twice the partition count), so those defaults let memory grow with the dossiers
+# written until several GiB. Small memtables flush to disk sooner; reads of cold dossiers are a
+# disk (page cache) read, and hot ones are in the engine's state cache anyway.
+ROCKSDB_OPTIONS = {
+    "write_buffer_size": 8 * 1024**2,
+    "max_write_buffer_number": 2,
+    "block_cache_size": 8 * 1024**2,
+    "block_cache_compressed_size": 0,
+}
+
 
 @dataclass(frozen=True)
 class Rejected:
@@ -74,6 +86,7 @@ def install(dapp: DongboApp) -> None:
         key_type=bytes,
         value_type=bytes,  # raw bytes: the app's default serializers are "raw"
         help="per-dossier state with its event history (JSON), and each partition's stream time",
+        options=ROCKSDB_OPTIONS,
     )
     dapp.tables[TABLE] = table
     state_topic = dapp.topic(names.state)
@@ -139,8 +152,11 @@ def install(dapp: DongboApp) -> None:
         if out.send_state:
             to_publish[out.key] = new
             if live and new.sources:
+                now = clock.now()
                 seen = max(s.last_seen_at for s in new.sources.values())
-                metrics.state_latency_seconds.observe(max(0.0, (clock.now() - seen).total_seconds()))
+                happened = max(s.last_occurred_at for s in new.sources.values())
+                metrics.state_latency_seconds.observe(max(0.0, (now - seen).total_seconds()))
+                metrics.event_to_state_seconds.observe(max(0.0, (now - happened).total_seconds()))
         for change, items in (("OPENED", out.opened), ("RESOLVED", out.resolved)):
             for c in items:
                 metrics.conflicts.labels(c.kind, change.lower()).inc()
