@@ -330,7 +330,7 @@ def run_bench(
         f"city-year ({CITY_YEAR_RECORDS:,} raw records), extrapolated from the measured rates: "
         f"{_hours(CITY_YEAR_RECORDS / one.records.rate)} with 1 worker, "
         f"{_hours(CITY_YEAR_RECORDS / best.records.rate)} at the best measured "
-        f"({best.records.name.rsplit(', ', 1)[-1]})",
+        f"({best.records.name.rsplit(', ', 2)[-2]})",
     ]
     return lines
 

@@ -423,6 +423,19 @@ class Prometheus(_Service):
     def _healthy(self) -> tuple[bool, str]:
         return _http_ok(f"{self.address}/-/ready")
 
+    def up(self, timeout: float = 90.0) -> ServiceStatus:
+        """Running already: its configuration and rules are written again from the settings and the
+        repository's rule files, and reloaded (a `git pull` brings new rules with `dongbo stack up`)."""
+        if self.pid() is not None:
+            self._prepare()
+            from urllib.request import Request, urlopen
+
+            try:
+                urlopen(Request(f"{self.address}/-/reload", method="POST"), timeout=10).close()
+            except OSError as exc:
+                self.log(f"prometheus: could not reload its configuration ({exc}); restart it")
+        return super().up(timeout)
+
 
 class Alertmanager(_Service):
     """Alertmanager routing dongbo's alerts to the operations webhook (``monitoring/alertmanager``).

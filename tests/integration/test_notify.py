@@ -11,7 +11,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from email import message_from_string
 from email.header import decode_header, make_header
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,8 +27,8 @@ from dongbo.notify import NOTIFY_READY_MARK
 from dongbo.processes import start_notifier, wait_ready
 from producers.publisher import Publisher
 from schemas import codec
-from streams.model import VN_TZ
-from tests.integration.conftest import _free_port
+from streams.model import VN_TZ, Channel, DossierEvent, Status
+from tests.integration.conftest import WorkerHandle, _free_port
 from tests.integration.kafka_util import wait_for
 
 pytestmark = pytest.mark.integration
@@ -214,3 +214,36 @@ def test_a_sigkilled_notifier_neither_loses_nor_doubles_and_a_failing_webhook_is
     from sinks.redis_sink import keys_for
 
     assert Outbox(Redis.from_url(settings.redis.url), keys_for(settings).prefix).counts() == (0, 2 * n)
+
+
+def test_from_a_dossier_received_to_the_officials_mail_through_the_real_worker(
+    notify_settings: tuple[Settings, int], tmp_path: Path
+) -> None:
+    """The whole chain: a receipt event on dossier.events, the worker's near-deadline and overdue
+    alerts on dossier.deadlines, the notifier's mails. Worker and notifier clocks start four
+    seconds before the due time (a Wednesday, 13:29:56), so the overdue moment passes live."""
+    settings, http_port = notify_settings
+    smtp_port = int(settings.notify.smtp.rsplit(":", 1)[1])
+    start = DUE - timedelta(seconds=4)
+    live = settings.model_copy(update={"worker": settings.worker.model_copy(update={
+        "clock_start": start, "tick_interval": 0.5, "alert_grace": 0.0})})  # fmt: skip
+    received = DossierEvent(
+        dossier_id="CHAIN-1", source="onestop", source_event_id="CHAIN-1-rcv", source_seq=1,
+        status=Status.RECEIVED, occurred_at=datetime(2026, 3, 4, 8, 0, tzinfo=VN_TZ), ingested_at=start,
+        procedure_code="1.001766", unit_code=UNIT, channel=Channel.COUNTER,
+    )  # fmt: skip
+    with Inbox(smtp_port, http_port) as inbox:
+        handle = WorkerHandle(live, tmp_path / "worker.log", sink=False).start()
+        notifier = Notifier(live, tmp_path / "notify.log", start)
+        try:
+            with Publisher(live) as pub:
+                pub.send_events([received])
+            wait_for(lambda: len(inbox.mails) >= 2, timeout=60, what="near-deadline then overdue mails")
+            time.sleep(2)
+        finally:
+            notifier.stop()
+            handle.stop()
+    assert inbox.subjects() == ["[dongbo] 1 hồ sơ sắp đến hạn giải quyết",
+                                "[dongbo] Hồ sơ CHAIN-1 đã quá hạn giải quyết"]  # fmt: skip
+    assert all(m["To"] == "an@example.gov.vn" for m in inbox.mails)
+    assert "Hạn giải quyết: 13:30 04/03/2026" in inbox.bodies()[0]
