@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -46,6 +48,14 @@ def import_cmd(
         10_000, "--progress-every", min=0, help="a progress line on stderr every N rows (0: none)"
     ),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+    metrics_port: int = typer.Option(
+        0,
+        "--metrics-port",
+        min=0,
+        max=65535,
+        help="serve the import's progress as Prometheus metrics on this loopback port while it runs "
+        "(the local stack's Prometheus scrapes it); 0: none",
+    ),
 ) -> None:
     """Import a file of dossier events, publishing canonical events keyed by dossier id.
 
@@ -80,6 +90,7 @@ def import_cmd(
 
     with ExitStack() as stack:
         out = stack.enter_context(output.open("w", encoding="utf-8")) if output else None
+        on_start = _serve_metrics(stack, metrics_port) if metrics_port else None
         job = ImportJob(
             path=path,
             fmt=fmt,
@@ -89,6 +100,7 @@ def import_cmd(
             output=out,
             progress=(lambda r: typer.echo(r.progress_line(), err=True)) if progress_every else None,
             progress_every=progress_every,
+            on_start=on_start,
         )
         try:
             report = run_import(job) if dry_run else import_to_kafka(job, get_settings(), direct=direct)
@@ -101,3 +113,29 @@ def import_cmd(
     if report.error:
         typer.secho(f"error: {report.error}", err=True, fg=typer.colors.RED)
         raise typer.Exit(1)
+
+
+def _serve_metrics(stack: ExitStack, port: int) -> Callable[[Any], None]:
+    """Serve the live report on ``port`` and name it to the local stack's Prometheus (a target file
+    removed when the import ends)."""
+    import os
+
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from dongbo.stack import write_targets
+    from producers.importers.metrics import ImportCollector
+
+    settings = get_settings()
+
+    def start(report: Any) -> None:
+        registry = CollectorRegistry()
+        registry.register(ImportCollector(report))
+        start_http_server(port, addr=settings.worker.web_bind, registry=registry)
+        targets = settings.stack.home / "prometheus" / "targets"
+        if targets.is_dir():
+            path = targets / f"import-{os.getpid()}.json"
+            write_targets(path, [f"127.0.0.1:{port}"], {"app": settings.worker.app_id})
+            stack.callback(path.unlink, missing_ok=True)
+        typer.echo(f"import metrics on http://{settings.worker.web_bind}:{port}/metrics", err=True)
+
+    return start

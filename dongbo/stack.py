@@ -533,7 +533,7 @@ def prometheus_config(
         "scrape_configs": [
             {"job_name": f"dongbo-{job}", "file_sd_configs": [{"files": [str(targets / f"{job}-*.json")],
                                                                "refresh_interval": "5s"}]}
-            for job in ("worker", "sink", "notify")
+            for job in ("worker", "sink", "notify", "import")
         ],
     }  # fmt: skip
     return "# written by dongbo/stack.py from the settings; edit those, not this file\n" + yaml.safe_dump(

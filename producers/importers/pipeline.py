@@ -85,12 +85,15 @@ class ImportJob:
     progress: Progress | None = None  # called every ``progress_every`` rows and at the end
     progress_every: int = 10_000
     ingested_at: datetime | None = None
+    on_start: Callable[[ImportReport], None] | None = None  # handed the live report (metrics)
 
 
 def run_import(job: ImportJob, publish: Callable[[DossierEvent], None] | None = None) -> ImportReport:
     """Read the file and hand every event to ``publish`` (None: a dry run) and ``job.output``."""
     source = job.source or (job.mapping.source if job.mapping else None) or ""
     report = ImportReport(path=str(job.path), fmt=job.fmt, source=source)
+    if job.on_start is not None:
+        job.on_start(report)
     every = job.progress_every
     next_progress = every
     try:

@@ -614,3 +614,24 @@ def test_run_import_without_a_source_name_is_a_file_error(tmp_path: Path) -> Non
     path = _csv_file(tmp_path, [_row()])
     with pytest.raises(ImportFileError, match="no source name"):
         run_import(ImportJob(path=path, fmt="csv", mapping=parse_mapping(MINIMAL)))
+
+
+def test_a_long_import_reports_its_progress_as_prometheus_metrics() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from producers.importers.metrics import ImportCollector
+    from producers.importers.report import SKIP_REASONS, ImportReport
+
+    report = ImportReport(path="x.csv", fmt="csv", source="wabo")
+    registry = CollectorRegistry()
+    registry.register(ImportCollector(report))
+    labels = {"format": "csv", "source": "wabo"}
+    assert registry.get_sample_value("dongbo_import_rows_total", labels) == 0
+    report.rows_read, report.events, report.published = 120, 100, 90
+    report.skip(next(iter(SKIP_REASONS)), "row 7", "bad date")
+    # Read live at each scrape: the figures move with the import.
+    assert registry.get_sample_value("dongbo_import_rows_total", labels) == 120
+    assert registry.get_sample_value("dongbo_import_events_total", labels) == 100
+    assert registry.get_sample_value("dongbo_import_published_total", labels) == 90
+    reason = {**labels, "reason": next(iter(SKIP_REASONS))}
+    assert registry.get_sample_value("dongbo_import_skipped_rows_total", reason) == 1
