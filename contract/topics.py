@@ -54,18 +54,30 @@ class Topics:
         compacted = {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
         week = {"retention.ms": str(7 * 24 * 3600 * 1000)}
         keep = {"retention.ms": str(90 * 24 * 3600 * 1000)}
-        topics: dict[str, dict[str, str]] = {self.source(s): week for s in SOURCE_SYSTEMS}
+        # A raw record as large as a source topic takes must fit, whole, in its dead letter.
+        raw = {**week, "max.message.bytes": str(RAW_RECORD_MAX)}
+        topics: dict[str, dict[str, str]] = {self.source(s): raw for s in SOURCE_SYSTEMS}
         topics.update(
             {
                 self.events: keep,
                 self.state: compacted,
                 self.conflicts: keep,
                 self.deadlines: keep,
-                self.dlq: keep,
+                self.dlq: {**keep, "max.message.bytes": str(DEAD_LETTER_MAX)},
                 self.ticks: {"retention.ms": str(24 * 3600 * 1000)},
             }
         )
         return topics
+
+
+# Record size limits (bytes). A source topic takes raw records up to RAW_RECORD_MAX (the broker's
+# usual 1 MiB); the dead-letter topic, and the worker's producer requests, take twice that and
+# some, so a raw record of any size a source topic accepts is kept whole in its dead letter with
+# the wrapper's fields (reason, detail, where it came from). streams.deadletter keeps a larger one
+# (a topic whose limit an operator raised) truncated, with its size and SHA-256.
+RAW_RECORD_MAX = 1_048_576
+DEAD_LETTER_MAX = 2 * RAW_RECORD_MAX + 65_536
+PRODUCER_REQUEST_MAX = DEAD_LETTER_MAX
 
 
 def topics_for(settings: Settings) -> Topics:

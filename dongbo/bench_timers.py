@@ -49,6 +49,7 @@ class TimerLag:
     samples: list[float]  # seconds, one per overdue alert
     base_mib: float  # the worker's resident memory when ready, before any dossier
     peak_mib: float  # its peak with every dossier open
+    restart_seconds: float | None = None  # a new worker's start to its first state: the changelog read
 
     def lines(self) -> list[str]:
         if not self.samples:
@@ -67,6 +68,9 @@ class TimerLag:
             f"{self.base_mib:,.0f} MiB when ready, {per:,.2f} KiB per open dossier; at 1,000,000 "
             f"(extrapolated linearly, an upper bound: the state cache is capped): "
             f"{(self.base_mib + per * 1_000_000 / 1024) / 1024:,.1f} GiB",
+            f"restart with {self.dossiers:,} dossiers in the table (start -> first new state published, "
+            f"the table read from its changelog): "
+            + (f"{self.restart_seconds:,.1f} s" if self.restart_seconds is not None else "not measured"),
         ]
 
 
@@ -117,11 +121,12 @@ def timer_lag(
         # Until the worker's clock is past the last moment, and every alert of the window is out
         # (a worker that cannot keep up shows it as lag, not as alerts left uncounted).
         time.sleep(max(0.0, lead + window - (time.monotonic() - began)) + margin)
-        wait_forcount_records(live, names.deadlines, dossiers + due, timeout=max(120.0, window * 5))
+        wait_for_records(live, names.deadlines, dossiers + due, timeout=max(120.0, window * 5))
         peak = peak_rss_mib(proc.pid)
     finally:
         proc.terminate()
         proc.wait(30)
+    restart = restart_seconds(live, work / "timer-worker-restart.log", start)
     offset = clock_offset(live, names.ticks, margin)
     samples = []
     for msg in read_all(live, names.deadlines):
@@ -129,10 +134,36 @@ def timer_lag(
         _kind, ts = msg.timestamp()
         if alert["kind"] == "overdue" and ts > 0:
             samples.append(ts / 1000 - (alert["at"].timestamp() - offset))
-    return TimerLag(dossiers, due, window, margin, samples, base, peak)
+    return TimerLag(dossiers, due, window, margin, samples, base, peak, restart)
 
 
-def wait_forcount_records(settings: Settings, topic: str, count: int, timeout: float) -> None:
+def restart_seconds(
+    settings: Settings, log: Path, ingested: datetime, timeout: float = 600.0
+) -> float | None:
+    """A worker started again on the same group and table: seconds until it publishes the state of
+    a new dossier sent as it starts (it first reads the whole table changelog: the price of never
+    trusting a local store, docs/guarantees.md#crashes)."""
+    names = topics_for(settings)
+    before = count_records(settings, names.state)
+    began = time.monotonic()
+    proc = start_worker(settings, log)
+    try:
+        with Publisher(settings) as pub:
+            pub.send_events([received(9_999_999, LATER, ingested)])
+        deadline = began + timeout
+        while time.monotonic() < deadline:
+            if count_records(settings, names.state) > before:
+                return time.monotonic() - began
+            if proc.poll() is not None:
+                return None
+            time.sleep(0.2)
+        return None
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def wait_for_records(settings: Settings, topic: str, count: int, timeout: float) -> None:
     """Until ``topic`` holds ``count`` records (each dossier's near-deadline alert, fired on receipt
     since the deadline is shorter than the near threshold, and the window's overdue alerts)."""
     deadline = time.monotonic() + timeout

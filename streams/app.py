@@ -17,7 +17,7 @@ import faust
 from prometheus_client import CollectorRegistry
 
 from contract.settings import Settings
-from contract.topics import ensure_topics, topics_for
+from contract.topics import PRODUCER_REQUEST_MAX, ensure_topics, topics_for
 from monitoring.metrics import DongboMetrics
 from streams.agents.context import DongboApp
 from streams.agents.merge import install as install_merge
@@ -60,6 +60,8 @@ def build_app(settings: Settings) -> DongboApp:
         key_serializer="raw",
         value_serializer="raw",
         producer_linger_ms=5,
+        # A dead letter carries its raw record whole: requests as large as the DLQ topic takes.
+        producer_max_request_size=PRODUCER_REQUEST_MAX,
         # Faust's own version resets changelogs when bumped: only on purpose.
         version=1,
         **web,

@@ -28,7 +28,7 @@ from contract.partitioning import partition_of
 from contract.sources import SOURCE_SYSTEMS
 from monitoring.metrics import BoundedLabel
 from schemas import codec
-from streams.agents.context import DongboApp
+from streams.agents.context import DongboApp, fail_stop
 from streams.clock import WallClock
 from streams.configured import worker_policy
 from streams.deadletter import DeadLetter
@@ -213,29 +213,37 @@ def install(dapp: DongboApp) -> None:
         # the batch, which produces the same records again (same ids); a crash after it has lost
         # nothing. Faust acknowledges the batch's offsets once this body is done with it.
         async for batch in stream.take_events(ws.batch_size, ws.batch_within):
-            current = set(app.consumer.assignment()) if app.consumer else set()
-            if current != assigned:
-                # A rebalance: clocks and timers are read again from the table (a partition may
-                # come back moved on by another worker).
-                assigned.clear()
-                assigned.update(current)
-                engine.forget()
-            sent: list[Awaitable[Any]] = []
-            last_of: dict[int, Any] = {}
-            for event in batch:
-                last_of[event.message.partition] = event
-                sent += await step(event.message)
-            for key, state in to_publish.items():
-                value = codec.encode("vn.dongbo.DossierState", state.to_record())
-                sent.append(await state_topic.send(key=key, value=value))
-            to_publish.clear()
-            if sent:
-                await asyncio.gather(*sent)
-            for partition, key, value in engine.take_writes():
-                with acting_for(last_of.get(partition, batch[-1])):
-                    table[key] = value  # assigned, or it never reaches the changelog
-            for event in batch:
-                dapp.done[(event.message.topic, event.message.partition)] = event.message.offset
+            try:
+                await merge_batch(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - anything: the batch must not be committed
+                fail_stop("merge", batch, exc)
+
+    async def merge_batch(batch: list[Any]) -> None:
+        current = set(app.consumer.assignment()) if app.consumer else set()
+        if current != assigned:
+            # A rebalance: clocks and timers are read again from the table (a partition may come
+            # back moved on by another worker).
+            assigned.clear()
+            assigned.update(current)
+            engine.forget()
+        sent: list[Awaitable[Any]] = []
+        last_of: dict[int, Any] = {}
+        for event in batch:
+            last_of[event.message.partition] = event
+            sent += await step(event.message)
+        for key, state in to_publish.items():
+            value = codec.encode("vn.dongbo.DossierState", state.to_record())
+            sent.append(await state_topic.send(key=key, value=value))
+        to_publish.clear()
+        if sent:
+            await asyncio.gather(*sent)
+        for partition, key, value in engine.take_writes():
+            with acting_for(last_of.get(partition, batch[-1])):
+                table[key] = value  # assigned, or it never reaches the changelog
+        for event in batch:
+            dapp.done[(event.message.topic, event.message.partition)] = event.message.offset
 
     @app.timer(interval=ws.tick_interval)
     async def tick() -> None:

@@ -6,12 +6,15 @@ id, whatever key the source used, so every event of one dossier reaches the same
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
+from typing import Any, cast
 
 from contract.partitioning import partition_of
 from contract.sources import SOURCE_SYSTEMS
 from schemas import codec
-from streams.agents.context import DongboApp
+from streams.agents.context import DongboApp, fail_stop
 from streams.deadletter import DeadLetter
 from streams.model import utcnow
 from streams.normalise.errors import NormaliseError
@@ -22,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def install(dapp: DongboApp) -> None:
-    app, names, metrics = dapp.app, dapp.names, dapp.metrics
+    app, names, metrics, ws = dapp.app, dapp.names, dapp.metrics, dapp.settings.worker
     n_partitions = dapp.settings.kafka.partitions
     sources = app.topic(
         *[names.source(s) for s in SOURCE_SYSTEMS],
@@ -32,30 +35,41 @@ def install(dapp: DongboApp) -> None:
     events_topic = dapp.topic(names.events)
     dlq_topic = dapp.topic(names.dlq)
 
+    async def one(msg: Any) -> Awaitable[Any]:
+        """One raw record: its canonical event, or its dead letter, sent (not yet acknowledged)."""
+        now = utcnow()
+        try:
+            if msg.value is None:
+                raise NormaliseError("undecodable", "record has no value (tombstone on a source topic)")
+            canonical = normalise(source_of_topic(msg.topic), msg.value, captured_at(msg.headers, now))
+        except NormaliseError as exc:
+            log.warning("dead letter %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, exc)
+            metrics.dead_letters.labels("normalise", exc.reason).inc()
+            letter = DeadLetter(exc.reason, exc.detail, "normalise", msg.topic, msg.partition,
+                                msg.offset, msg.key, msg.value, now)  # fmt: skip
+            return cast(Awaitable[Any], await dlq_topic.send(key=msg.key, value=letter.encode()))
+        if partition_of(canonical.dossier_id.encode(), n_partitions) != msg.partition:
+            # The stream time relies on a source's records of one dossier partition reaching the
+            # same events partition in capture order (docs/guarantees.md#stream-time).
+            metrics.misrouted.labels(canonical.source).inc()
+        return cast(Awaitable[Any], await events_topic.send(
+            key=canonical.dossier_id.encode(),
+            value=codec.encode("vn.dongbo.DossierEvent", canonical.to_record()),
+            headers={"event_id": canonical.event_id.encode(), "source": canonical.source.encode()},
+        ))  # fmt: skip
+
     @app.agent(sources, name="normalise")
     async def normalise_agent(stream):
-        async for event in stream.events():
-            msg = event.message
-            now = utcnow()
+        # Batches, like the merge: every output of a batch (events, dead letters) is acknowledged by
+        # the broker before the batch is done, so no offset is committed past a record whose
+        # output was lost; a failure stops the worker without committing (``fail_stop``).
+        async for batch in stream.take_events(ws.batch_size, ws.batch_within):
             try:
-                if msg.value is None:
-                    raise NormaliseError("undecodable", "record has no value (tombstone on a source topic)")
-                canonical = normalise(source_of_topic(msg.topic), msg.value, captured_at(msg.headers, now))
-            except NormaliseError as exc:
-                log.warning("dead letter %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, exc)
-                metrics.dead_letters.labels("normalise", exc.reason).inc()
-                letter = DeadLetter(exc.reason, exc.detail, "normalise", msg.topic, msg.partition,
-                                    msg.offset, msg.key, msg.value, now)  # fmt: skip
-                await dlq_topic.send(key=msg.key, value=letter.encode())
-                dapp.done[(msg.topic, msg.partition)] = msg.offset
-                continue
-            if partition_of(canonical.dossier_id.encode(), n_partitions) != msg.partition:
-                # The stream time relies on a source's records of one dossier partition reaching
-                # the same events partition in capture order (docs/guarantees.md#stream-time).
-                metrics.misrouted.labels(canonical.source).inc()
-            await events_topic.send(
-                key=canonical.dossier_id.encode(),
-                value=codec.encode("vn.dongbo.DossierEvent", canonical.to_record()),
-                headers={"event_id": canonical.event_id.encode(), "source": canonical.source.encode()},
-            )
-            dapp.done[(msg.topic, msg.partition)] = msg.offset
+                sent = [await one(event.message) for event in batch]
+                await asyncio.gather(*sent)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - anything: the batch must not be committed
+                fail_stop("normalise", batch, exc)
+            for event in batch:
+                dapp.done[(event.message.topic, event.message.partition)] = event.message.offset

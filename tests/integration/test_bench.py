@@ -40,7 +40,7 @@ def test_the_bench_prints_every_figure_with_a_rate(settings: Settings) -> None:
     counts = [int(line[50:].split()[0].replace(",", "")) for line in lines[:9]]
     assert counts[3] == counts[5] == counts[7] == counts[8] > 100  # the same records everywhere
     assert counts[0] == counts[1] == counts[2] == counts[4] == counts[6]  # the same events
-    latency, timers, open_memory, memory, year = lines[9:]
+    latency, timers, open_memory, restart, memory, year = lines[9:]
     assert re.search(r"p50 [\d,]+ ms +p95 [\d,]+ ms +p99 [\d,]+ ms", latency), latency
     assert "400 sent" in latency
     # Every dossier's overdue alert came out, each with its lag measured against the worker's clock.
@@ -48,6 +48,7 @@ def test_the_bench_prints_every_figure_with_a_rate(settings: Settings) -> None:
     lags = [float(x.replace(",", "")) for x in re.findall(r"p(?:50|99) ([\d,]+) ms", timers)]
     assert len(lags) == 2 and 0 < lags[0] <= lags[1] < 60_000, timers
     assert re.search(r"[\d.]+ KiB per open dossier", open_memory), open_memory
+    assert re.search(r"the table read from its changelog\): [\d.]+ s", restart), restart
     assert re.search(r"peak worker memory .*: [\d,]+ MiB", memory) and not memory.startswith(
         "peak worker memory (1 worker, 60 dossiers): 0 MiB"
     )

@@ -107,3 +107,57 @@ def test_each_kind_of_bad_record_is_dead_lettered_and_good_events_still_flow(set
         timeout=60,
         what="the replayed letter back in the DLQ",
     )
+
+
+def test_a_record_as_large_as_the_broker_takes_reaches_the_dlq_whole_and_nothing_stops(settings, worker):
+    """The lost-record bug: a 1,048,000-byte source record used to make a dead letter larger than
+    the producer's request limit; the send failed, the agent restarted past it, and the record was
+    in neither the DLQ nor the state. Now the DLQ topic and the worker's requests take it whole."""
+    from confluent_kafka import Producer
+
+    names = topics_for(settings)
+    worker()
+    big = b"\x00" + bytes(range(256)) * (1_048_000 // 256)
+    producer = Producer({**settings.kafka.client_config(), "message.max.bytes": 1_200_000})
+    producer.produce(names.source("portal"), key=b"D-HUGE", value=big)
+    assert producer.flush(30) == 0
+    with Publisher(settings) as pub:  # and a good record after it
+        pub.send(names.source("portal"), "D-AFTER-1", encode_raw("portal", portal("D-AFTER-1", "a1", 2)))
+    letters = wait_for(
+        lambda: [s for s in read_dead_letters(settings) if s.letter.key == b"D-HUGE"], timeout=60,
+        what="the large record in the DLQ",
+    )  # fmt: skip
+    assert letters[0].letter.value == big and letters[0].letter.reason == "undecodable"
+    states = read_topic(settings, names.state, lambda m: any(x.key() == b"D-AFTER-1" for x in m), timeout=60)
+    assert any(m.key() == b"D-AFTER-1" for m in states)
+
+
+def test_an_output_the_broker_refuses_stops_the_worker_without_committing_past_its_record(settings, worker):
+    """No offset is ever committed past a record whose output was not acknowledged: here the
+    dead-letter topic is made to refuse the letter (its size limit lowered), the worker stops at
+    once (exit 70, the log says why) and the group's committed offset stays at the record."""
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    names = topics_for(settings)
+    admin = AdminClient(settings.kafka.client_config())
+    resource = ConfigResource("topic", names.dlq, set_config={"max.message.bytes": "100000"})
+    for future in admin.alter_configs([resource]).values():
+        future.result(30)
+    handle = worker()
+    producer = Producer({**settings.kafka.client_config(), "message.max.bytes": 1_200_000})
+    delivered: list = []
+    producer.produce(names.source("portal"), key=b"D-REFUSED", value=b"\x00" * 300_000,
+                     on_delivery=lambda err, msg: delivered.append(msg))  # fmt: skip
+    assert producer.flush(30) == 0
+    record = delivered[0]
+    assert handle.proc is not None
+    wait_for(lambda: handle.proc.poll() is not None, timeout=90, what="the worker stops")
+    assert handle.proc.returncode == 70
+    assert "stopping without committing it" in handle.log()
+    consumer = Consumer({**settings.kafka.client_config(), "group.id": settings.worker.app_id})
+    try:
+        committed = consumer.committed([TopicPartition(record.topic(), record.partition())], timeout=30)[0]
+    finally:
+        consumer.close()
+    assert committed.offset <= record.offset(), (committed.offset, record.offset())

@@ -956,3 +956,24 @@ def test_the_capture_header_is_the_ingestion_time_and_junk_falls_back() -> None:
     assert captured_at([], now) == now and captured_at(None, now) == now
     assert captured_at([(CAPTURED_AT, b"yesterday")], now) == now  # a producer's bug loses nothing
     assert captured_at([(CAPTURED_AT, b"2026-01-01T00:00:00")], now) == now  # no offset: not trusted
+
+
+def test_a_dead_letter_keeps_a_record_as_large_as_a_source_topic_takes_whole_and_a_larger_one_cut() -> None:
+    import hashlib
+
+    from contract.topics import DEAD_LETTER_MAX, RAW_RECORD_MAX
+    from streams.deadletter import DeadLetter
+
+    def letter(value: bytes) -> DeadLetter:
+        return DeadLetter("undecodable", "not avro", "normalise", "src.portal.dossier", 3, 17, b"k", value,
+                          datetime(2026, 3, 2, tzinfo=VN_TZ))  # fmt: skip
+
+    largest = bytes(range(256)) * (RAW_RECORD_MAX // 256)
+    encoded = letter(largest).encode()
+    assert len(encoded) <= DEAD_LETTER_MAX
+    assert DeadLetter.decode(encoded).value == largest  # whole: nothing a source topic takes is lost
+    huge = b"x" * (3 * RAW_RECORD_MAX)
+    cut = DeadLetter.decode(letter(huge).encode())
+    assert len(letter(huge).encode()) <= DEAD_LETTER_MAX
+    assert cut.value is not None and huge.startswith(cut.value)
+    assert f"of {len(huge):,} bytes kept, sha256 {hashlib.sha256(huge).hexdigest()}" in cut.detail
