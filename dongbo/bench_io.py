@@ -17,9 +17,15 @@ Say = Callable[[str], None]
 
 def peak_rss_mib(pid: int) -> float:
     """A process's peak resident memory (Linux ``VmHWM``), in MiB; 0 where it cannot be read."""
+    return memory_mib(pid, "VmHWM")
+
+
+def memory_mib(pid: int, field: str = "VmRSS") -> float:
+    """A memory figure of ``/proc/<pid>/status`` (``VmRSS`` now, ``VmHWM`` peak), in MiB; 0 where
+    it cannot be read."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from contract.settings import Settings
 from contract.topics import ensure_topics, topics_for
-from dongbo.bench_io import Say, count_records, peak_rss_mib, read_all
+from dongbo.bench_io import Say, count_records, memory_mib, peak_rss_mib, read_all
 from dongbo.lag import wait_caught_up
 from dongbo.processes import start_worker, wait_ready
 from producers.publisher import Publisher
@@ -109,7 +109,7 @@ def timer_lag(
     began = time.monotonic()  # the worker's clock starts at ``start`` about now
     try:
         wait_ready(proc, log)
-        base = _rss_mib(proc.pid)
+        base = memory_mib(proc.pid)
         due = min(dossiers, max(1, int(rate * window)))
         say(f"timer lag: {dossiers:,} open dossiers, {due:,} due over {window:g} s, {lead:g} s ahead")
         with Publisher(live) as pub:
@@ -184,14 +184,3 @@ def clock_offset(settings: Settings, ticks: str, margin: float) -> float:
     if not diffs:
         raise RuntimeError("the worker sent no watermark tick: its clock cannot be mapped to the real one")
     return max(diffs)
-
-
-def _rss_mib(pid: int) -> float:
-    """A process's resident memory now (Linux ``VmRSS``), in MiB; 0 where it cannot be read."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0

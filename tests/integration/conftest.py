@@ -8,6 +8,7 @@ Each test gets its own topic prefix, consumer group, Redis key prefix and RocksD
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import uuid
@@ -47,7 +48,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def base_settings() -> Iterator[Settings]:
     settings = Settings(
-        kafka=KafkaSettings(bootstrap=TEST_KAFKA, partitions=TEST_PARTITIONS),
+        kafka=KafkaSettings(bootstrap=TEST_KAFKA, partitions=TEST_PARTITIONS, heap="1g"),
         redis=RedisSettings(url=TEST_REDIS),
         stack=StackSettings(home=PROJECT_ROOT / ".stack-test"),
         # Rules fire without their `for` and Alertmanager sends at once: an alert is followed end
@@ -59,6 +60,10 @@ def base_settings() -> Iterator[Settings]:
         ),
     )  # fmt: skip
     started = [s for s in stack.status(settings) if not s.running]
+    if any(s.name == "kafka" for s in started):
+        # A fresh broker per session: every test makes its own topics, and a broker kept across
+        # many sessions ends up holding thousands of partitions (its heap ran out on 2026-11-30).
+        shutil.rmtree(settings.stack.home / "kafka" / "data", ignore_errors=True)
     stack.up(settings, print)
     yield settings
     if started and not os.environ.get("DONGBO_TEST_KEEP_STACK"):

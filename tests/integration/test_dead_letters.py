@@ -137,12 +137,13 @@ def test_an_output_the_broker_refuses_stops_the_worker_without_committing_past_i
     dead-letter topic is made to refuse the letter (its size limit lowered), the worker stops at
     once (exit 70, the log says why) and the group's committed offset stays at the record."""
     from confluent_kafka import Consumer, Producer, TopicPartition
-    from confluent_kafka.admin import AdminClient, ConfigResource
+    from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
     names = topics_for(settings)
     admin = AdminClient(settings.kafka.client_config())
-    resource = ConfigResource("topic", names.dlq, set_config={"max.message.bytes": "100000"})
-    for future in admin.alter_configs([resource]).values():
+    entry = ConfigEntry("max.message.bytes", "100000", incremental_operation=AlterConfigOpType.SET)
+    resource = ConfigResource("topic", names.dlq, incremental_configs=[entry])
+    for future in admin.incremental_alter_configs([resource]).values():
         future.result(30)
     handle = worker()
     producer = Producer({**settings.kafka.client_config(), "message.max.bytes": 1_200_000})
