@@ -109,13 +109,13 @@ def notify(
 ) -> None:
     """Notify ward officials: near-deadline digests and overdue alerts for their units, by email and
     webhook, held outside office hours until the unit's next opening (docs/notifications.md)."""
-    from dongbo.notify import check, run_notify
-    from sinks.notify.subscriptions import SubscriptionError
+    from dongbo.notify import run_notify
+    from sinks.notify.subscriptions import SubscriptionError, load_subscriptions
 
     path = subscriptions or get_settings().notify.subscriptions
     try:
         if check_only:
-            subs = check(path)
+            subs = load_subscriptions(path)
             units = sorted({u for s in subs for u in s.units})
             _say(f"{path}: {len(subs)} official(s), {len(units)} unit(s): valid")
             return

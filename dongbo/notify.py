@@ -17,17 +17,12 @@ from dongbo.stack import _split_hostport
 from sinks.notify.channels import Channel, SmtpChannel, WebhookChannel
 from sinks.notify.outbox import Outbox
 from sinks.notify.runner import Notifier, NotifyMetrics, procedure_namer
-from sinks.notify.subscriptions import Subscription, load_subscriptions
+from sinks.notify.subscriptions import load_subscriptions
 from sinks.redis_sink import keys_for
 from streams.clock import WallClock
 from streams.configured import legal_rules
 
 NOTIFY_READY_MARK = "notifier ready"
-
-
-def check(path: Path) -> list[Subscription]:
-    """The subscriptions, validated (``SubscriptionError`` says the entry and field)."""
-    return load_subscriptions(path)
 
 
 def build_notifier(settings: Settings, path: Path | None = None) -> tuple[Notifier, CollectorRegistry]:

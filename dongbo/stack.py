@@ -305,20 +305,7 @@ class Redis(_Service):
         return self.settings.redis.url
 
     def _binary(self) -> str:
-        found = shutil.which("redis-server")
-        if found:
-            return found
-        if os.geteuid() == 0 and shutil.which("apt-get"):
-            self.log("redis: redis-server is missing, installing the Debian package")
-            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-            subprocess.run(["apt-get", "update", "-qq"], check=False, env=env, capture_output=True)
-            subprocess.run(
-                ["apt-get", "install", "-y", "-qq", "redis-server"], check=False, env=env, capture_output=True
-            )
-            found = shutil.which("redis-server")
-        if not found:
-            raise StackError("redis-server is missing: install it (apt-get install redis-server).")
-        return found
+        return _debian_binary(self, ("redis-server",), "redis-server")
 
     def _command(self) -> list[str]:
         host, port = self.host_port
@@ -372,7 +359,26 @@ def _http_ok(url: str) -> tuple[bool, str]:
         return False, f"{url}: {exc}"
 
 
-class Prometheus(_Service):
+class _HttpService(_Service):
+    """A service with an HTTP API on ``listen`` (host:port) and a ``/-/ready`` health endpoint."""
+
+    @property
+    def listen(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        return _split_hostport(self.listen)
+
+    @property
+    def address(self) -> str:
+        return f"http://{self.listen}"
+
+    def _healthy(self) -> tuple[bool, str]:
+        return _http_ok(f"{self.address}/-/ready")
+
+
+class Prometheus(_HttpService):
     """Prometheus scraping dongbo's processes, with dongbo's alert rules, sending to Alertmanager.
 
     Targets come from files in ``<home>/targets/`` (file service discovery, re-read on change):
@@ -381,12 +387,8 @@ class Prometheus(_Service):
     name = "prometheus"
 
     @property
-    def host_port(self) -> tuple[str, int]:
-        return _split_hostport(self.settings.monitoring.prometheus)
-
-    @property
-    def address(self) -> str:
-        return f"http://{self.settings.monitoring.prometheus}"
+    def listen(self) -> str:
+        return self.settings.monitoring.prometheus
 
     @property
     def targets(self) -> Path:
@@ -420,9 +422,6 @@ class Prometheus(_Service):
             "--web.enable-lifecycle", "--storage.tsdb.retention.time=15d",
         ]  # fmt: skip
 
-    def _healthy(self) -> tuple[bool, str]:
-        return _http_ok(f"{self.address}/-/ready")
-
     def up(self, timeout: float = 90.0) -> ServiceStatus:
         """Running already: its configuration and rules are written again from the settings and the
         repository's rule files, and reloaded (a `git pull` brings new rules with `dongbo stack up`)."""
@@ -437,19 +436,15 @@ class Prometheus(_Service):
         return super().up(timeout)
 
 
-class Alertmanager(_Service):
+class Alertmanager(_HttpService):
     """Alertmanager routing dongbo's alerts to the operations webhook (``monitoring/alertmanager``).
     Clustering is off: it would listen on every interface."""
 
     name = "alertmanager"
 
     @property
-    def host_port(self) -> tuple[str, int]:
-        return _split_hostport(self.settings.monitoring.alertmanager)
-
-    @property
-    def address(self) -> str:
-        return f"http://{self.settings.monitoring.alertmanager}"
+    def listen(self) -> str:
+        return self.settings.monitoring.alertmanager
 
     @property
     def config(self) -> Path:
@@ -467,9 +462,6 @@ class Alertmanager(_Service):
             self._binary(), f"--config.file={self.config}", f"--storage.path={self.home / 'data'}",
             f"--web.listen-address={self.settings.monitoring.alertmanager}", "--cluster.listen-address=",
         ]  # fmt: skip
-
-    def _healthy(self) -> tuple[bool, str]:
-        return _http_ok(f"{self.address}/-/ready")
 
 
 def alertmanager_config(settings: Settings) -> str:

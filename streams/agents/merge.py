@@ -102,7 +102,7 @@ def install(dapp: DongboApp) -> None:
         write_through=False,  # stored after what they produced is acknowledged (below)
     )
     assigned: set[object] = set()
-    loaded_settled = [False]  # the clocks and timers were read with no rebalance or recovery going
+    loaded_settled = False  # the clocks and timers were read with no rebalance or recovery going
     clock = WallClock(ws.clock_start)
     unit_label = BoundedLabel()
     live = ws.clock == "wall"  # latencies against the wall mean something only live
@@ -222,9 +222,10 @@ def install(dapp: DongboApp) -> None:
                 fail_stop("merge", batch, exc)
 
     async def merge_batch(batch: list[Any]) -> None:
+        nonlocal loaded_settled
         current = set(app.consumer.assignment()) if app.consumer else set()
         settled = not (app.rebalancing or getattr(app, "in_recovery", False))
-        if current != assigned or not loaded_settled[0]:
+        if current != assigned or not loaded_settled:
             # A rebalance: clocks and timers are read again from the table (a partition may come
             # back moved on by another worker). Read while a rebalance or a table recovery was
             # still going (a batch taken before it), they are read again at the next batch: a
@@ -233,7 +234,7 @@ def install(dapp: DongboApp) -> None:
             assigned.clear()
             assigned.update(current)
             engine.forget()
-            loaded_settled[0] = settled
+            loaded_settled = settled
         sent: list[Awaitable[Any]] = []
         last_of: dict[int, Any] = {}
         for event in batch:
