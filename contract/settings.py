@@ -42,6 +42,26 @@ class RedisSettings(BaseSettings):
     password: SecretStr | None = Field(None, description="Redis password, when the URL has none")
 
 
+class ReportSettings(BaseSettings):
+    """The reporting store: PostgreSQL fed from ``dossier.state`` (statistics, exports, reconciliation)."""
+
+    model_config = SettingsConfigDict(env_prefix="DONGBO_REPORT_", extra="ignore")
+
+    url: str = Field(
+        "postgresql://dongbo@127.0.0.1:5432/dongbo",
+        description="PostgreSQL URL of the reporting store (the local stack starts it on loopback)",
+    )
+    statement_timeout: float = Field(30.0, description="seconds a statistics query may run before it is cut")
+    web_port: int = Field(
+        6069, description="port of the reporting sink's metrics (`dongbo sink report`); 0: none"
+    )
+    schema_name: str = Field(
+        "dongbo",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="PostgreSQL schema of dongbo's tables (several deployments can share one database)",
+    )
+
+
 class WorkerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DONGBO_WORKER_", extra="ignore")
 
@@ -209,6 +229,7 @@ class Settings(BaseSettings):
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
@@ -229,6 +250,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "DONGBO_KAFKA_PARTITIONS": str(settings.kafka.partitions),
         "DONGBO_KAFKA_REPLICATION": str(settings.kafka.replication),
         "DONGBO_REDIS_URL": settings.redis.url,
+        "DONGBO_REPORT_URL": settings.report.url,
+        "DONGBO_REPORT_WEB_PORT": str(settings.report.web_port),
+        "DONGBO_REPORT_SCHEMA_NAME": settings.report.schema_name,
         "DONGBO_STACK_HOME": str(settings.stack.home),
         "DONGBO_STACK_CACHE": str(settings.stack.cache),
         "DONGBO_MONITORING_PROMETHEUS": settings.monitoring.prometheus,

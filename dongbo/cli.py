@@ -249,8 +249,16 @@ def _register() -> None:
     from dongbo.cli_domain import register as register_domain
     from dongbo.cli_import import register as register_import
     from dongbo.cli_simulate import register as register_simulate
+    from dongbo.cli_stats import register as register_stats
 
-    for register in (register_dlq, register_import, register_domain, register_simulate, register_bench):
+    for register in (
+        register_dlq,
+        register_import,
+        register_domain,
+        register_simulate,
+        register_bench,
+        register_stats,
+    ):
         register(app)
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
-
 from contract.settings import Settings
 from contract.topics import topics_for
+from dongbo.topic_reader import read_to_end
 from producers.publisher import Publisher
 from schemas import codec
 from streams.deadletter import DeadLetter
@@ -31,45 +29,12 @@ class StoredLetter:
 
 def read_dead_letters(settings: Settings, timeout: float = 10.0) -> Iterator[StoredLetter]:
     """Every record on the DLQ, from the beginning to the end as of now."""
-    topic = topics_for(settings).dlq
-    consumer = Consumer(
-        {
-            **settings.kafka.client_config(),
-            "group.id": f"dongbo-dlq-reader-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        }
-    )
-    try:
-        md = consumer.list_topics(topic, timeout=timeout).topics[topic]
-        parts = []
-        for p in md.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
-            if high > low:
-                parts.append((p, low, high))
-        if not parts:
-            return
-        consumer.assign([TopicPartition(topic, p, low) for p, low, _ in parts])
-        ends = {p: high for p, _, high in parts}
-        while ends:
-            msg = consumer.poll(timeout)
-            if msg is None:
-                break
-            err = msg.error()
-            part, off = msg.partition() or 0, msg.offset() or 0
-            if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    ends.pop(part, None)
-                    continue
-                raise RuntimeError(str(err))
-            try:
-                yield StoredLetter(part, off, DeadLetter.decode(msg.value() or b""))
-            except codec.DecodeError as exc:
-                yield StoredLetter(part, off, None, str(exc))
-            if off + 1 >= ends.get(part, 0):
-                ends.pop(part, None)
-    finally:
-        consumer.close()
+    for msg in read_to_end(settings, topics_for(settings).dlq, timeout, purpose="dlq-reader"):
+        part, off = msg.partition() or 0, msg.offset() or 0
+        try:
+            yield StoredLetter(part, off, DeadLetter.decode(msg.value() or b""))
+        except codec.DecodeError as exc:
+            yield StoredLetter(part, off, None, str(exc))
 
 
 def find(settings: Settings, ref: str) -> StoredLetter:

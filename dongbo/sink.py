@@ -13,14 +13,25 @@ from redis.exceptions import RedisError
 from contract.settings import Settings
 from dongbo.processes import SINK_READY_MARK
 from sinks.redis_sink import LiveFigures, RedisStateSink, keys_for
+from sinks.report.rows import sectors_of
+from sinks.report.store import ReportSink, StoreUnavailable
 from sinks.runner import SinkMetrics, SinkRunner, StateSink
+from streams.configured import catalogue
 
-SINKS = (RedisStateSink.name,)
+SINKS = (RedisStateSink.name, ReportSink.name)
 
 
 def build_sink(settings: Settings, name: str) -> StateSink:
-    if name != RedisStateSink.name:
+    if name not in SINKS:
         raise ValueError(f"no sink {name!r}: choose one of {', '.join(SINKS)}")
+    if name == ReportSink.name:
+        sink = ReportSink(settings, sectors_of(catalogue(settings.domain)))
+        try:
+            _ = sink.store  # connect and create the table now: a wrong URL fails at start, not later
+        except Exception as exc:  # any connection failure gets the same advice
+            cause = exc.__cause__ if isinstance(exc.__cause__, StoreUnavailable) else exc
+            raise ValueError(str(cause)) from exc
+        return sink
     client = Redis.from_url(settings.redis.url)
     try:
         client.ping()
@@ -37,7 +48,7 @@ def run_sink(settings: Settings, name: str, batch: int, say: Callable[[str], Non
     registry = CollectorRegistry()
     if isinstance(sink, RedisStateSink):
         registry.register(LiveFigures(sink.client, sink.keys))
-    port = settings.worker.sink_web_port
+    port = settings.report.web_port if name == ReportSink.name else settings.worker.sink_web_port
     if port:
         start_http_server(port, addr=settings.worker.web_bind, registry=registry)
     runner = SinkRunner(settings, sink, metrics=SinkMetrics(registry), batch=batch)

@@ -1,4 +1,5 @@
-"""The local stack without Docker: Apache Kafka (KRaft, from Maven Central jars) and Redis.
+"""The local stack without Docker: Apache Kafka (KRaft, from Maven Central jars), Redis, PostgreSQL,
+Prometheus and Alertmanager (Debian packages).
 
 Each service runs on loopback, keeps its data, log and pid file under ``<stack home>/<service>/``
 and is started detached so that it outlives the command that started it. ``up`` is idempotent,
@@ -18,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from contract.settings import PROJECT_ROOT, Settings
@@ -69,6 +71,8 @@ def pid_alive(pid: int) -> bool:
 
 class _Service:
     name = ""
+    stop_signal = signal.SIGTERM
+    run_as: str | None = None  # a server that refuses to run as root runs as this user
 
     def __init__(self, settings: Settings, log: Callable[[str], None]) -> None:
         self.settings = settings
@@ -97,6 +101,9 @@ class _Service:
         return port_open(host, port), "port answers"
 
     # -- shared lifecycle ---------------------------------------------------------------------
+    def _user(self) -> str | None:
+        return self.run_as if self.run_as and os.geteuid() == 0 else None
+
     def pid(self) -> int | None:
         try:
             pid = int(self.pidfile.read_text().strip())
@@ -136,6 +143,7 @@ class _Service:
                 stdin=subprocess.DEVNULL,
                 cwd=self.home,
                 start_new_session=True,  # outlives `dongbo stack up`, not killed by its Ctrl-C
+                user=self._user(),
             )
         self.pidfile.write_text(str(proc.pid))
         st = self.wait_healthy(timeout, proc)
@@ -162,7 +170,7 @@ class _Service:
         if pid is None:
             self.pidfile.unlink(missing_ok=True)
             return False
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, self.stop_signal)
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline and pid_alive(pid):
             time.sleep(0.2)
@@ -327,6 +335,93 @@ class Redis(_Service):
         return ok, "PING answered"
 
 
+class Postgres(_Service):
+    """PostgreSQL from its Debian package: the reporting store (statistics, exports, reconciliation).
+
+    Loopback only, trust authentication for the local user the URL names (the secure profile of the
+    reliability work adds passwords). Run as the ``postgres`` system user when started by root, which
+    PostgreSQL requires; its data directory is then that user's.
+    """
+
+    name = "postgres"
+    stop_signal = signal.SIGINT  # "fast" shutdown: a sink's open connection must not hold it up
+    run_as = "postgres"
+
+    @property
+    def url(self) -> Any:
+        return urlparse(self.settings.report.url)
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        return self.url.hostname or "127.0.0.1", self.url.port or 5432
+
+    @property
+    def address(self) -> str:
+        return self.settings.report.url
+
+    @property
+    def data(self) -> Path:
+        return self.home / "data"
+
+    def _bin(self, name: str) -> str:
+        found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+        if found:
+            return str(found[-1])
+        _debian_binary(self, ("psql",), "postgresql")
+        found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+        if not found:
+            raise StackError(f"PostgreSQL's {name} is missing: install it (apt-get install postgresql).")
+        return str(found[-1])
+
+    def _prepare(self) -> None:
+        user = self._user()
+        if user:
+            shutil.chown(self.home, user, user)
+        if (self.data / "PG_VERSION").exists():
+            return
+        self.log(f"{self.name}: creating the database cluster in {self.data}")
+        subprocess.run(
+            [self._bin("initdb"), "-D", str(self.data), "-U", self.url.username or "dongbo", "-A", "trust",
+             "-E", "UTF8", "--locale=C.UTF-8"],
+            check=True, capture_output=True, user=user, cwd=self.home,
+        )  # fmt: skip
+
+    def _command(self) -> list[str]:
+        host, port = self.host_port
+        return [
+            self._bin("postgres"), "-D", str(self.data), "-h", host, "-p", str(port), "-k", str(self.home),
+            "-c", "max_connections=50", "-c", "shared_buffers=128MB", "-c", "work_mem=32MB",
+        ]  # fmt: skip
+
+    def _connect(self, dbname: str) -> Any:
+        import psycopg
+
+        u = self.url
+        return psycopg.connect(
+            host=u.hostname or "127.0.0.1", port=u.port or 5432, user=u.username or "dongbo",
+            password=u.password, dbname=dbname, connect_timeout=2, autocommit=True,
+        )  # fmt: skip
+
+    def _healthy(self) -> tuple[bool, str]:
+        import psycopg
+
+        try:
+            with self._connect("postgres") as conn:
+                conn.execute("SELECT 1")
+        except psycopg.Error as exc:
+            return False, str(exc).strip()
+        return True, "SELECT 1 answered"
+
+    def up(self, timeout: float = 90.0) -> ServiceStatus:
+        st = super().up(timeout)
+        dbname = self.url.path.lstrip("/") or "dongbo"
+        with self._connect("postgres") as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone() is None:
+                conn.execute(f'CREATE DATABASE "{dbname}"')
+                self.log(f"{self.name}: created database {dbname}")
+        return st
+
+
 MONITORING = PROJECT_ROOT / "monitoring"
 RULES = MONITORING / "prometheus" / "rules"
 
@@ -407,7 +502,11 @@ class Prometheus(_HttpService):
         self.targets.mkdir(parents=True, exist_ok=True)
         ws = self.settings.worker
         notify = self.settings.notify.web_port
-        jobs = (("worker", ws.web_port), ("sink", ws.sink_web_port), ("notify", notify))
+        jobs = (
+            ("worker", ws.web_port), ("sink", ws.sink_web_port),
+            ("sink-report", self.settings.report.web_port),
+            ("notify", notify),
+        )  # fmt: skip
         for job, port in jobs:
             if port:
                 write_targets(self.targets / f"{job}-default.json", [f"127.0.0.1:{port}"], {"app": ws.app_id})
@@ -534,7 +633,8 @@ def prometheus_config(
 
 
 SERVICES: dict[str, type[_Service]] = {
-    "kafka": Kafka, "redis": Redis, "prometheus": Prometheus, "alertmanager": Alertmanager,
+    "kafka": Kafka, "redis": Redis, "postgres": Postgres, "prometheus": Prometheus,
+    "alertmanager": Alertmanager,
 }  # fmt: skip
 
 

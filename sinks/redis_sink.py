@@ -83,10 +83,11 @@ def dimensions(state: dict[str, Any]) -> list[str]:
         f"unit={unit}|outcome={outcome}",
         f"procedure={proc}|outcome={outcome}",
     ]
-    # What a ward watches: its open dossiers past or near their due time, its open conflicts.
-    if outcome == "PENDING":
+    # What a ward watches: its open dossiers past or near their due time, its open conflicts. Open
+    # is "not ended": an open dossier past its due time already has the outcome OVERDUE.
+    if not state.get("ended_at"):
         alerts = set(state.get("alerts") or ())
-        if "overdue" in alerts:
+        if "overdue" in alerts or outcome == "OVERDUE":
             dims.append(f"unit={unit}|open=overdue")
         elif "near_deadline" in alerts:
             dims.append(f"unit={unit}|open=near_deadline")

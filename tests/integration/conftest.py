@@ -22,6 +22,7 @@ from contract.settings import (
     KafkaSettings,
     MonitoringSettings,
     RedisSettings,
+    ReportSettings,
     Settings,
     StackSettings,
     WorkerSettings,
@@ -32,6 +33,7 @@ from dongbo.processes import SINK_READY_MARK, start_sink, start_worker, tail, wa
 
 TEST_KAFKA = os.environ.get("DONGBO_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
 TEST_REDIS = os.environ.get("DONGBO_TEST_REDIS_URL", "redis://127.0.0.1:16379/0")
+TEST_POSTGRES = "postgresql://dongbo@127.0.0.1:15432/dongbo"
 TEST_PROMETHEUS = "127.0.0.1:19090"
 TEST_ALERTMANAGER = "127.0.0.1:19094"  # 19093: the test Kafka's controller
 TEST_ALERT_WEBHOOK_PORT = 19099  # tests that follow an alert end to end listen here
@@ -50,6 +52,7 @@ def base_settings() -> Iterator[Settings]:
     settings = Settings(
         kafka=KafkaSettings(bootstrap=TEST_KAFKA, partitions=TEST_PARTITIONS, heap="1g"),
         redis=RedisSettings(url=TEST_REDIS),
+        report=ReportSettings(url=TEST_POSTGRES),
         stack=StackSettings(home=PROJECT_ROOT / ".stack-test"),
         # Rules fire without their `for` and Alertmanager sends at once: an alert is followed end
         # to end in seconds (the `for` durations have their own promtool tests).
@@ -82,7 +85,8 @@ def settings(base_settings: Settings, tmp_path: Path) -> Settings:
                 web_port=_free_port(),
                 sink_web_port=_free_port(),
                 topic_prefix=f"{tag}.",
-            )
+            ),
+            "report": base_settings.report.model_copy(update={"schema_name": tag, "web_port": _free_port()}),
         }
     )
     ensure_topics(s)

@@ -1,0 +1,82 @@
+"""The Decision 766/QĐ-TTg indicators that dongbo can compute from dossier states.
+
+Pure: each indicator is a denominator and a numerator predicate over a reporting row ``d`` (SQL
+the store runs), once on the legal judgement and, where the indicator is about timeliness, once as
+each source system reports it. The difference between the legal rate and a source's is the "processed
+on time but recorded overdue" of the field, counted by the cause the merge found
+(``sinks.report.store.ReportStore.differences``).
+
+Scoring (the published rule): at or above its target an indicator scores its full points; below,
+rate × points ÷ target. Shown as the share of the indicator's points.
+
+Not computable yet: 3.6 online payment, 4.1 electronic result, 4.2 digitised and 4.3 reused
+documents need attributes (``paid_online``, ``documents_*``, ``result_files``) the normalisers read
+but the unified state does not carry yet; 5.4's complaint rate has no source at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sinks.report.rows import COUNTS_ON_TIME
+
+_ON_TIME = "(" + ", ".join(f"'{t}'" for t in sorted(COUNTS_ON_TIME)) + ")"
+
+
+@dataclass(frozen=True)
+class Indicator:
+    id: str
+    name_vi: str
+    name_en: str
+    target: float  # share, 0..1: at or above it, full points
+    denominator: str  # SQL predicate over the row d
+    numerator: str  # SQL predicate over d, within the denominator
+    # The same numerator as one source reports it ({source} is the parameter %(source)s), or None
+    # when the indicator does not depend on a source's judgement.
+    source_numerator: str | None = None
+    note: str = ""
+
+    def score(self, rate: float | None) -> float | None:
+        """Share of the indicator's points: 1 at or above the target, rate ÷ target below it."""
+        if rate is None:
+            return None
+        return 1.0 if rate >= self.target else rate / self.target
+
+
+INDICATORS: dict[str, Indicator] = {
+    i.id: i
+    for i in (
+        Indicator(
+            "1.4", "Tỷ lệ đồng bộ hồ sơ lên Cổng DVC quốc gia", "Dossiers synced to the national portal",
+            1.0, "d.source_names @> ARRAY['onestop']", "d.source_names @> ARRAY['portal']",
+            note="dossiers of the city's one-stop system that the national portal also has",
+        ),
+        Indicator(
+            "2.1", "Tỷ lệ hồ sơ giải quyết đúng hạn", "On-time rate",
+            1.0, "TRUE", f"d.timeliness IN {_ON_TIME}",
+            source_numerator=f"d.sources -> %(source)s ->> 'timeliness' IN {_ON_TIME}",
+            note="ended on time or early, or open and not yet due, among the dossiers selected",
+        ),
+        Indicator(
+            "3.3", "Tỷ lệ hồ sơ trực tuyến", "Online rate",
+            0.5, "TRUE", "d.channel = 'ONLINE'",
+            note="received online among the dossiers selected (target 50 %)",
+        ),
+        Indicator(
+            "5.4", "Mức độ hài lòng (ước tính: 100 % trừ tỷ lệ quá hạn)",
+            "Satisfaction proxy (100 % less the overdue rate)",
+            0.9, "TRUE", "d.timeliness NOT IN ('OVERDUE', 'OPEN_OVERDUE')",
+            source_numerator="d.sources -> %(source)s ->> 'timeliness' NOT IN ('OVERDUE', 'OPEN_OVERDUE')",
+            note="the complaint rate has no source yet, so it counts as 0 (target 90 %)",
+        ),
+    )
+}  # fmt: skip
+
+
+def get_indicator(indicator_id: str) -> Indicator:
+    try:
+        return INDICATORS[indicator_id]
+    except KeyError:
+        raise KeyError(
+            f"no indicator {indicator_id!r}: dongbo computes {', '.join(INDICATORS)} (docs/statistics.md)"
+        ) from None

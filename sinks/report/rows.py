@@ -1,0 +1,138 @@
+"""A dossier's state as one row of the reporting store: the classifications every figure counts.
+
+Pure: no I/O. The reporting sink writes these rows; ``dongbo stats verify`` computes them again from
+``dossier.state`` and compares. Every figure is a count of rows under a filter, and its member list
+is the same filter without the count, so an export always has as many rows as its figure.
+
+Timeliness (*tình trạng hạn*), one vocabulary for the legal judgement and for each source's:
+
+- ``ON_TIME`` / ``ENDED_EARLY`` / ``OVERDUE``: ended, on time, early or late; ``ENDED_NO_DUE``:
+  ended with no legal due time (a procedure the catalogue does not have);
+- ``OPEN``: not ended, not past its due time; ``OPEN_OVERDUE``: not ended and past it.
+
+The legal one comes from the merge (outcome, and the overdue alert of an open dossier). A source's
+is what that source's own figures would show: its own overdue flag where it keeps one, else its own
+due date against the dossier's end (or, still open, against the state's time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from streams.model import ENDING, VN_TZ, Status
+
+TIMELINESS = ("ON_TIME", "ENDED_EARLY", "OVERDUE", "ENDED_NO_DUE", "OPEN", "OPEN_OVERDUE")
+# Indicator 2.1 counts these as "on time": ended on time or early, or open and not yet due. A
+# dossier ended with no due time to judge it by (its procedure is not in the catalogue) cannot be
+# counted late.
+COUNTS_ON_TIME = frozenset({"ON_TIME", "ENDED_EARLY", "ENDED_NO_DUE", "OPEN"})
+_ENDED_BY_SOURCE = ENDING | {Status.RETURNED}
+
+# Columns of the ``dossiers`` table, in order (sinks.report.store creates it).
+COLUMNS = (
+    "dossier_id", "version", "status", "outcome", "timeliness", "unit", "procedure", "field", "channel",
+    "received_at", "received_on", "ended_at", "ended_on", "due_at", "received_late", "near_deadline",
+    "source_names", "sources", "conflicts", "discrepancy_reasons", "updated_at",
+)  # fmt: skip
+
+
+def local_day(at: datetime | None) -> date | None:
+    """The calendar day in Vietnam (the day a period is counted on)."""
+    return None if at is None else at.astimezone(VN_TZ).date()
+
+
+def legal_timeliness(state: Mapping[str, Any]) -> str:
+    """The merge judges an open dossier past its due time OVERDUE already; here it is OPEN_OVERDUE."""
+    outcome = state.get("outcome") or "PENDING"
+    if state.get("ended_at") is not None:
+        return "ENDED_NO_DUE" if outcome == "PENDING" else str(outcome)
+    return "OPEN_OVERDUE" if outcome == "OVERDUE" else "OPEN"
+
+
+def source_timeliness(view: Mapping[str, Any], as_of: datetime | None, ended_at: datetime | None) -> str:
+    """What one source system's own figures would say of the dossier (module docstring).
+
+    ``ended_at`` is the dossier's end (the first ending status any system recorded): a source's own
+    latest event can come after its end (a late task), so it is not the end."""
+    status = Status(view["status"])
+    due, flag = view.get("due_at"), view.get("overdue")
+    if status in _ENDED_BY_SOURCE:
+        end = ended_at or view.get("last_occurred_at")
+        if flag is not None:
+            return "OVERDUE" if flag else "ON_TIME"
+        if due is not None and end is not None:
+            return "OVERDUE" if end > due else "ON_TIME"
+        return "ENDED_NO_DUE"  # no due date and no flag: the source cannot count it late
+    if flag is not None:
+        return "OPEN_OVERDUE" if flag else "OPEN"
+    if due is not None and as_of is not None and due < as_of:
+        return "OPEN_OVERDUE"
+    return "OPEN"
+
+
+def report_row(state: Mapping[str, Any], sectors: Mapping[str, str]) -> dict[str, Any]:
+    """The row of one ``DossierState`` record (as Avro decodes it: datetimes aware, in UTC).
+
+    ``sectors`` maps a procedure code to its field (*lĩnh vực*, the catalogue's sector)."""
+    procedure = state.get("procedure_code")
+    as_of = state.get("updated_at") or state.get("last_event_at")
+    reasons: dict[str, list[str]] = {}
+    for d in state.get("discrepancies") or ():
+        reasons.setdefault(d["source"], [])
+        if d["reason"] not in reasons[d["source"]]:
+            reasons[d["source"]].append(d["reason"])
+    sources = {
+        name: {
+            "status": view["status"],
+            "source_status": view.get("source_status"),
+            "due_at": _iso(view.get("due_at")),
+            "overdue": view.get("overdue"),
+            "timeliness": source_timeliness(view, as_of, state.get("ended_at")),
+            "reasons": reasons.get(name, []),
+        }
+        for name, view in sorted((state.get("sources") or {}).items())
+    }
+    alerts = state.get("alerts") or ()
+    outcome = state.get("outcome") or "PENDING"
+    return {
+        "dossier_id": state["dossier_id"],
+        "version": int(state["version"]),
+        "status": state.get("status") or "NONE",
+        "outcome": outcome,
+        "timeliness": legal_timeliness(state),
+        "unit": state.get("unit_code") or "?",
+        "procedure": procedure or "?",
+        "field": sectors.get(procedure or "", "?"),
+        "channel": state.get("channel") or "UNKNOWN",
+        "received_at": state.get("received_at"),
+        "received_on": local_day(state.get("received_at")),
+        "ended_at": state.get("ended_at"),
+        "ended_on": local_day(state.get("ended_at")),
+        "due_at": state.get("due_at"),
+        "received_late": bool(state.get("received_late")),
+        "near_deadline": state.get("ended_at") is None
+        and outcome != "OVERDUE"
+        and "near_deadline" in alerts
+        and "overdue" not in alerts,
+        "source_names": sorted(sources),
+        "sources": sources,
+        "conflicts": sorted({c["kind"] for c in state.get("conflicts") or ()}),
+        "discrepancy_reasons": sorted({r for rs in reasons.values() for r in rs}),
+        "updated_at": state.get("updated_at"),
+    }
+
+
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else at.astimezone(VN_TZ).isoformat()
+
+
+def sectors_of(procedures: Iterable[Any]) -> dict[str, str]:
+    """Procedure code → field (*lĩnh vực*): the sector of its latest catalogue version that names one."""
+    out: dict[str, str] = {}
+    for proc in procedures:
+        for version in proc.versions:
+            if version.sector:
+                out[proc.code] = version.sector
+    return out

@@ -1,0 +1,251 @@
+"""The reporting store: PostgreSQL, one row per dossier, fed from ``dossier.state`` by a sink.
+
+Version-guarded upserts (an older or repeated state changes nothing), one transaction per batch,
+so the table is always a set of whole states and a batch written again after a crash is harmless.
+Figures are SQL counts over the table (``sinks.report.query``); Redis keeps the live figures.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from contract.settings import Settings
+from sinks.report import query
+from sinks.report.indicators import Indicator
+from sinks.report.rows import COLUMNS, report_row
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS dossiers (
+    dossier_id text PRIMARY KEY,
+    version bigint NOT NULL,
+    status text NOT NULL,
+    outcome text NOT NULL,
+    timeliness text NOT NULL,
+    unit text NOT NULL,
+    procedure text NOT NULL,
+    field text NOT NULL,
+    channel text NOT NULL,
+    received_at timestamptz,
+    received_on date,
+    ended_at timestamptz,
+    ended_on date,
+    due_at timestamptz,
+    received_late boolean NOT NULL,
+    near_deadline boolean NOT NULL,
+    source_names text[] NOT NULL,
+    sources jsonb NOT NULL,
+    conflicts text[] NOT NULL,
+    discrepancy_reasons text[] NOT NULL,
+    updated_at timestamptz
+);
+CREATE INDEX IF NOT EXISTS dossiers_unit_received ON dossiers (unit, received_on);
+CREATE INDEX IF NOT EXISTS dossiers_procedure_received ON dossiers (procedure, received_on);
+CREATE INDEX IF NOT EXISTS dossiers_received ON dossiers (received_on);
+CREATE INDEX IF NOT EXISTS dossiers_ended ON dossiers (ended_on);
+CREATE INDEX IF NOT EXISTS dossiers_sources ON dossiers USING gin (source_names);
+"""
+
+_UPSERT = (
+    f"INSERT INTO dossiers ({', '.join(COLUMNS)}) VALUES ({', '.join(f'%({c})s' for c in COLUMNS)}) "
+    f"ON CONFLICT (dossier_id) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS[1:])
+    + " WHERE dossiers.version < EXCLUDED.version RETURNING 1"
+)
+
+
+class StoreUnavailable(RuntimeError):
+    """The reporting store does not answer (the message says how to start it)."""
+
+
+def connect(settings: Settings) -> psycopg.Connection[Any]:
+    try:
+        conn = psycopg.connect(settings.report.url, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        raise StoreUnavailable(
+            f"the reporting store at {settings.report.url} does not answer ({str(exc).strip()}): start it "
+            "(`dongbo stack up`) or set DONGBO_REPORT_URL"
+        ) from exc
+    schema = settings.report.schema_name  # an identifier by the setting's pattern, safe to quote
+    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    conn.execute(f'SET search_path TO "{schema}"')
+    conn.execute(f"SET statement_timeout = {int(settings.report.statement_timeout * 1000)}")
+    conn.commit()
+    return conn
+
+
+def _params(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {**row, "sources": Jsonb(row["sources"])}
+
+
+class ReportStore:
+    """Reads and writes of the ``dossiers`` table over one connection."""
+
+    def __init__(self, conn: psycopg.Connection[Any], sectors: Mapping[str, str]) -> None:
+        self.conn, self.sectors = conn, sectors
+        with conn.transaction():
+            conn.execute(SCHEMA)
+
+    # -- writes --------------------------------------------------------------------------------
+    def write(self, states: Sequence[Mapping[str, Any]]) -> int:
+        """Upsert a batch in one transaction; return how many rows were newer than stored."""
+        latest: dict[str, Mapping[str, Any]] = {}
+        for st in states:  # one statement per dossier: its latest version of the batch
+            kept = latest.get(st["dossier_id"])
+            if kept is None or st["version"] > kept["version"]:
+                latest[st["dossier_id"]] = st
+        if not latest:
+            return 0
+        rows = [_params(report_row(st, self.sectors)) for st in latest.values()]
+        written = 0
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.executemany(_UPSERT, rows, returning=True)
+            while True:
+                written += len(cur.fetchall())
+                if not cur.nextset():
+                    break
+        return written
+
+    def clear(self) -> None:
+        with self.conn.transaction():
+            self.conn.execute("TRUNCATE dossiers")
+
+    # -- reads ---------------------------------------------------------------------------------
+    def _rows(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute(sql.encode(), params).fetchall()
+        self.conn.rollback()  # read-only: end the transaction the read opened
+        return rows
+
+    def figures(self, f: query.Filters, by: Sequence[str]) -> list[dict[str, Any]]:
+        return self._rows(*query.figures(f, by))
+
+    def members(self, f: query.Filters, columns: Sequence[str] = COLUMNS) -> Iterator[dict[str, Any]]:
+        """The rows behind a figure, streamed (a server-side cursor: a city-year fits in no list)."""
+        sql, params = query.members(f, columns)
+        with self.conn.transaction(), self.conn.cursor(name="members", row_factory=dict_row) as cur:
+            cur.itersize = 2000
+            cur.execute(sql.encode(), params)
+            yield from cur
+
+    def distinct(self, column: str) -> list[str]:
+        if column not in query.PLAIN:
+            raise query.QueryError(f"no column {column!r}")
+        return [r["v"] for r in self._rows(f"SELECT DISTINCT {column} AS v FROM dossiers ORDER BY 1", {})]
+
+    def sources_present(self) -> list[str]:
+        return [
+            r["v"]
+            for r in self._rows("SELECT DISTINCT unnest(source_names) AS v FROM dossiers ORDER BY 1", {})
+        ]
+
+    def indicator(
+        self, ind: Indicator, f: query.Filters, by: Sequence[str], sources: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Per group: denominator, numerator, rate and score on the legal judgement and, where the
+        indicator depends on it, as each of ``sources`` reports it (over the dossiers it has)."""
+        legal = {
+            _key(r, by): r for r in self._counts(f.with_predicate(ind.denominator), ind.numerator, {}, by)
+        }
+        per_source: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
+        if ind.source_numerator:
+            for src in sources:
+                fs = f.with_predicate(ind.denominator).with_predicate("d.sources ? %(src)s", src=src)
+                rows = self._counts(fs, ind.source_numerator, {"source": src}, by)
+                per_source[src] = {_key(r, by): r for r in rows}
+        out = []
+        for key, row in legal.items():
+            base = {d: row[d] for d in by}
+            out.append({**base, **_rate(ind, row, "legal")})
+            for src, counts in per_source.items():
+                out.append({**base, **_rate(ind, counts.get(key), src)})
+        return out
+
+    def _counts(
+        self, f: query.Filters, numerator: str, num_params: dict[str, Any], by: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        sql, params = query.figures(f, by)
+        cond = numerator
+        for k in num_params:
+            cond = cond.replace(f"%({k})s", f"%(num_{k})s")
+        sql = sql.replace(
+            "count(*) AS dossiers", f"count(*) AS dossiers, count(*) FILTER (WHERE {cond}) AS hits"
+        )
+        return self._rows(sql, {**params, **{f"num_{k}": v for k, v in num_params.items()}})
+
+    def differences(self, ind: Indicator, f: query.Filters, source: str) -> list[dict[str, Any]]:
+        """Dossiers the legal judgement counts in the numerator and ``source`` does not (or the
+        reverse), by the cause the merge found for that source (``no cause found`` when none)."""
+        if not ind.source_numerator:
+            return []
+        fs = f.with_predicate(ind.denominator).with_predicate("d.sources ? %(src)s", src=source)
+        cond, params = query.where(fs)
+        src_num = ind.source_numerator.replace("%(source)s", "%(num_source)s")
+        # A dossier counts once, under all the causes found for it together.
+        causes = (
+            "coalesce(nullif(array_to_string(ARRAY(SELECT jsonb_array_elements_text("
+            "d.sources -> %(num_source)s -> 'reasons')), ' + '), ''), 'no_cause_found')"
+        )
+        sql = (
+            f"SELECT CASE WHEN ({ind.numerator}) THEN 'legal_only' ELSE 'source_only' END AS direction, "
+            f"{causes} AS cause, count(*) AS dossiers FROM dossiers d "
+            f"WHERE {cond} AND (({ind.numerator}) <> coalesce(({src_num}), FALSE)) "
+            "GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2"
+        )
+        return self._rows(sql, {**params, "num_source": source})
+
+    def all_rows(self) -> Iterator[dict[str, Any]]:
+        yield from self.members(query.Filters())
+
+
+class ReportSink:
+    """The reporting store as a state sink (run by ``sinks.runner`` in its own consumer group).
+
+    A failed write drops the connection; the next try (the runner retries from the same offsets)
+    opens a new one."""
+
+    name = "report"
+    retryable: tuple[type[Exception], ...] = (psycopg.OperationalError, psycopg.InterfaceError, OSError)
+
+    def __init__(self, settings: Settings, sectors: Mapping[str, str]) -> None:
+        self.settings, self.sectors = settings, sectors
+        self._store: ReportStore | None = None
+
+    @property
+    def store(self) -> ReportStore:
+        if self._store is None or self._store.conn.closed or self._store.conn.broken:
+            try:
+                self._store = ReportStore(connect(self.settings), self.sectors)
+            except StoreUnavailable as exc:
+                raise psycopg.OperationalError(str(exc)) from exc
+        return self._store
+
+    def write(self, states: Sequence[Mapping[str, Any]]) -> int:
+        try:
+            return self.store.write(states)
+        except self.retryable:
+            if self._store is not None:
+                self._store.conn.close()
+            raise
+
+
+def _key(row: Mapping[str, Any], by: Sequence[str]) -> tuple[Any, ...]:
+    return tuple(row[d] for d in by)
+
+
+def _rate(ind: Indicator, row: Mapping[str, Any] | None, judged_by: str) -> dict[str, Any]:
+    """One line of an indicator: who judged (``legal`` or a source), of how many, how many counted."""
+    den = int(row["dossiers"]) if row else 0
+    num = int(row["hits"]) if row else 0
+    rate = num / den if den else None
+    return {
+        "indicator": ind.id, "judged_by": judged_by, "dossiers": den, "counted": num, "rate": rate,
+        "score": ind.score(rate),
+    }  # fmt: skip
