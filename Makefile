@@ -39,7 +39,8 @@ lint: venv  ## ruff (lint + format), mypy, and the import layers (import-linter)
 stop:  ## stop everything the project started (demo worker, demo stack, test stack)
 	-@test -x $(BIN)/dongbo && $(BIN)/dongbo stack down
 	-@test -x $(BIN)/dongbo && DONGBO_STACK_HOME=.stack-test DONGBO_KAFKA_BOOTSTRAP=127.0.0.1:19092 \
-	   DONGBO_REDIS_URL=redis://127.0.0.1:16379/0 $(BIN)/dongbo stack down
+	   DONGBO_REDIS_URL=redis://127.0.0.1:16379/0 DONGBO_REPORT_URL=postgresql://dongbo@127.0.0.1:15432/dongbo \
+	   $(BIN)/dongbo stack down
 
 clean: stop  ## stop, then remove the stacks' data and the virtual environment
 	rm -rf .stack .stack-test $(VENV)

@@ -19,6 +19,7 @@ from dongbo.processes import READY_MARK, SINK_READY_MARK, start_sink, start_work
 from dongbo.stack import pid_alive, port_open
 from dongbo.watermark import send_watermark
 from sinks.redis_sink import keys_for, redis_sink_group
+from sinks.runner import sink_group
 
 
 def _say(msg: str) -> None:
@@ -26,9 +27,10 @@ def _say(msg: str) -> None:
 
 
 def ensure_worker(settings: Settings) -> int:
-    """Start the demo worker, and the Redis sink beside it, in the background unless they run;
-    return the worker's pid."""
+    """Start the demo worker, and the Redis and reporting sinks beside it, in the background unless
+    they run; return the worker's pid."""
     _ensure(settings, "sink", settings.worker.sink_web_port, "DONGBO_WORKER_SINK_WEB_PORT")
+    _ensure(settings, "sink-report", settings.report.web_port, "DONGBO_REPORT_WEB_PORT")
     return _ensure(settings, "worker", settings.worker.web_port, "DONGBO_WORKER_WEB_PORT")
 
 
@@ -51,7 +53,10 @@ def _ensure(settings: Settings, name: str, port: int, port_setting: str) -> int:
     if name == "worker":
         proc, mark = start_worker(settings, logfile), READY_MARK
     else:
-        proc, mark = start_sink(settings, logfile), SINK_READY_MARK
+        proc, mark = (
+            start_sink(settings, logfile, "report" if name == "sink-report" else "redis"),
+            SINK_READY_MARK,
+        )
     pidfile.write_text(str(proc.pid))
     _say(f"{name}: starting (pid {proc.pid}), log {logfile}")
     wait_ready(proc, logfile, timeout=120, since=since, mark=mark)
@@ -60,8 +65,8 @@ def _ensure(settings: Settings, name: str, port: int, port_setting: str) -> int:
 
 
 def stop_worker(settings: Settings) -> bool:
-    """Stop the demo worker and its sink; False if neither was started here."""
-    stopped = [_stop(settings.stack.home / f"{name}.pid") for name in ("worker", "sink")]
+    """Stop the demo worker and its sinks; False if none was started here."""
+    stopped = [_stop(settings.stack.home / f"{name}.pid") for name in ("worker", "sink", "sink-report")]
     return any(stopped)
 
 
@@ -112,8 +117,9 @@ def run_demo(settings: Settings, dossiers: int, seed: int) -> None:
         send_watermark(settings, summary.end)
         lag = wait_caught_up(settings, settings.worker.app_id, [names.ticks], timeout=300)
     if not lag:
-        _say("waiting for the Redis sink to catch up ...")
+        _say("waiting for the Redis and reporting sinks to catch up ...")
         lag = wait_caught_up(settings, sink, [names.state], timeout=300)
+        lag += wait_caught_up(settings, sink_group(settings, "report"), [names.state], timeout=300)
     elapsed = time.monotonic() - started
     print_summary(settings, summary, lag, elapsed, truth)
 
@@ -138,6 +144,10 @@ def print_summary(settings: Settings, summary: object, lag: int, elapsed: float,
         "Where to look:",
         f"  dongbo dossier {sample}            one dossier, every system's view (add --json)",
         "  dongbo dlq list                      input that could not be used, with the reason",
+        "  dongbo stats --by unit --by outcome  figures (thống kê)",
+        "  dongbo stats --indicator 2.1         on-time rate, legal and as each system reports it",
+        "  dongbo export --outcome open_overdue -o qua-han.xlsx   the dossiers behind a figure",
+        "  dongbo stats verify                  every figure recounted from dossier.state",
         f"  http://127.0.0.1:{settings.worker.web_port}/metrics   the worker's Prometheus metrics",
         f"  http://{settings.monitoring.prometheus}/classic/alerts   Prometheus: what fires",
         f"  http://{settings.monitoring.alertmanager}   Alertmanager: what was sent to operations",

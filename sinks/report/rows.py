@@ -51,14 +51,19 @@ def legal_timeliness(state: Mapping[str, Any]) -> str:
     return "OPEN_OVERDUE" if outcome == "OVERDUE" else "OPEN"
 
 
-def source_timeliness(view: Mapping[str, Any], as_of: datetime | None, ended_at: datetime | None) -> str:
+def source_timeliness(
+    view: Mapping[str, Any], as_of: datetime | None, ended_at: datetime | None, only_source: bool = False
+) -> str:
     """What one source system's own figures would say of the dossier (module docstring).
 
     ``ended_at`` is the dossier's end (the first ending status any system recorded): a source's own
-    latest event can come after its end (a late task), so it is not the end."""
+    latest event can come after its end (a late task), so it is not the end. A source's view keeps
+    only its latest status, so a source whose late task followed its end looks open again; when it
+    is the dossier's only source, the dossier's end is necessarily its own, and counts. (With
+    several sources, the view would need the source's own end time: not in the state yet.)"""
     status = Status(view["status"])
     due, flag = view.get("due_at"), view.get("overdue")
-    if status in _ENDED_BY_SOURCE:
+    if status in _ENDED_BY_SOURCE or (only_source and ended_at is not None):
         end = ended_at or view.get("last_occurred_at")
         if flag is not None:
             return "OVERDUE" if flag else "ON_TIME"
@@ -89,7 +94,7 @@ def report_row(state: Mapping[str, Any], sectors: Mapping[str, str]) -> dict[str
             "source_status": view.get("source_status"),
             "due_at": _iso(view.get("due_at")),
             "overdue": view.get("overdue"),
-            "timeliness": source_timeliness(view, as_of, state.get("ended_at")),
+            "timeliness": source_timeliness(view, as_of, state.get("ended_at"), len(state["sources"]) == 1),
             "reasons": reasons.get(name, []),
         }
         for name, view in sorted((state.get("sources") or {}).items())

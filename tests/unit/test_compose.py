@@ -18,6 +18,7 @@ def compose() -> dict:
 def test_compose_names_the_whole_stack():
     services = compose()["services"]
     want = {"kafka", "redis", "prometheus", "alertmanager", "grafana", "worker", "sink", "notify"}
+    want |= {"postgres", "sink-report"}
     want.add("simulator")
     assert want <= set(services)
 
@@ -30,6 +31,9 @@ def test_compose_runs_several_workers_in_one_group_and_the_sink_apart():
     assert all(not v.startswith("worker-data") for v in worker.get("volumes", []))  # no shared RocksDB
     assert services["sink"]["command"] == ["dongbo", "sink", "redis"]
     assert services["sink"]["environment"] == worker["environment"]
+    assert services["sink-report"]["command"] == ["dongbo", "sink", "report"]
+    assert services["sink-report"]["environment"] == worker["environment"]
+    assert worker["environment"]["DONGBO_REPORT_URL"].startswith("postgresql://dongbo@postgres:")
 
 
 def test_compose_runs_the_same_kafka_as_the_local_stack_in_kraft_mode():
