@@ -62,6 +62,17 @@ class ReportSettings(BaseSettings):
     )
 
 
+class ApiSettings(BaseSettings):
+    """The read-only HTTP API (``dongbo api``)."""
+
+    model_config = SettingsConfigDict(env_prefix="DONGBO_API_", extra="ignore")
+
+    bind: str = Field(
+        "127.0.0.1", description="address the API listens on (loopback unless a proxy is in front)"
+    )
+    port: int = Field(8080, description="port of the API")
+
+
 class WorkerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DONGBO_WORKER_", extra="ignore")
 
@@ -230,6 +241,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)

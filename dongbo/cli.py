@@ -248,6 +248,7 @@ def _register() -> None:
     from dongbo.cli_dlq import register as register_dlq
     from dongbo.cli_domain import register as register_domain
     from dongbo.cli_import import register as register_import
+    from dongbo.cli_reconcile import register as register_reconcile
     from dongbo.cli_simulate import register as register_simulate
     from dongbo.cli_stats import register as register_stats
 
@@ -258,6 +259,7 @@ def _register() -> None:
         register_simulate,
         register_bench,
         register_stats,
+        register_reconcile,
     ):
         register(app)
 

@@ -42,13 +42,6 @@ JUDGED_BY = typer.Option(
 )  # fmt: skip
 INDICATOR = typer.Option(None, "--indicator", help="a Decision 766 indicator id (1.4, 2.1, 3.3, 5.4)")
 
-# --outcome words → the rows' timeliness values.
-OUTCOMES = {
-    "on_time": ("ON_TIME",), "early": ("ENDED_EARLY",), "overdue": ("OVERDUE",), "open": ("OPEN",),
-    "open_overdue": ("OPEN_OVERDUE",), "pending": ("OPEN", "OPEN_OVERDUE"),
-    "no_due": ("ENDED_NO_DUE",), "ended": ("ON_TIME", "ENDED_EARLY", "OVERDUE", "ENDED_NO_DUE"),
-    "late": ("OVERDUE", "OPEN_OVERDUE"),
-}  # fmt: skip
 USAGE = 2
 
 
@@ -71,16 +64,6 @@ def _say(msg: str) -> None:
     typer.echo(msg, err=True)
 
 
-def _day(text: str | None, flag: str) -> date | None:
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        _usage(f"{flag} {text!r}: give a day as YYYY-MM-DD")
-    return None
-
-
 def _store() -> Any:
     from dongbo.stats import open_store
     from sinks.report.store import StoreUnavailable
@@ -92,60 +75,27 @@ def _store() -> Any:
 
 
 def _filters(store: Any, **given: Any) -> Any:
-    """Filters from the options, each value checked against what the store holds (exit 2 if unknown)."""
-    from sinks.report.query import Filters, QueryError
+    """Filters from the options (``dongbo.stats_request``: the API checks them alike); exit 2 if bad."""
+    from dongbo import stats_request as sr
 
-    for column, values in (
-        ("unit", given["unit"]),
-        ("procedure", given["procedure"]),
-        ("field", given["field"]),
-    ):
-        if values:
-            known = set(store.distinct(column))
-            unknown = [v for v in values if v not in known]
-            if unknown:
-                sample = ", ".join(sorted(known)[:8]) + (" ..." if len(known) > 8 else "")
-                _usage(
-                    f"no dossier has {column} {', '.join(map(repr, unknown))}; "
-                    f"known: {sample or '(none yet)'} "
-                    f"(`dongbo stats --by {column}` lists them all)"
-                )
-    wanted = [*(given["source"] or ()), *([given["judged_by"]] if given["judged_by"] else [])]
-    if wanted:
-        known = set(store.sources_present())
-        unknown = [v for v in wanted if v not in known]
-        if unknown:
-            _usage(
-                f"no dossier is in system {unknown}; systems present: {', '.join(sorted(known)) or '(none)'}"
-            )
-    timeliness: tuple[str, ...] = ()
-    for word in given["outcome"] or ():
-        if word.lower() not in OUTCOMES:
-            _usage(f"--outcome {word!r}: choose among {', '.join(OUTCOMES)}")
-        timeliness += OUTCOMES[word.lower()]
     try:
-        return Filters(
-            units=tuple(given["unit"] or ()), procedures=tuple(given["procedure"] or ()),
-            fields=tuple(given["field"] or ()), channels=tuple(c.upper() for c in given["channel"] or ()),
-            statuses=tuple(s.upper() for s in given["status"] or ()),
-            timeliness=tuple(dict.fromkeys(timeliness)),
-            sources=tuple(given["source"] or ()), start=_day(given["start"], "--from"),
-            end=_day(given["end"], "--to"), period_by=given["period_by"],
-            judged_by=given["judged_by"] or None,
-        )  # fmt: skip
-    except QueryError as exc:
+        return sr.filters(store, sr.StatsRequest(
+            units=given["unit"] or (), procedures=given["procedure"] or (), fields=given["field"] or (),
+            channels=given["channel"] or (), sources=given["source"] or (), statuses=given["status"] or (),
+            outcomes=given["outcome"] or (), start=given["start"], end=given["end"],
+            period_by=given["period_by"], judged_by=given["judged_by"],
+        ))  # fmt: skip
+    except sr.UsageError as exc:
         _usage(str(exc))
 
 
 def _indicator(indicator_id: str | None) -> Any:
-    if not indicator_id:
-        return None
-    from sinks.report.indicators import get_indicator
+    from dongbo import stats_request as sr
 
     try:
-        return get_indicator(indicator_id)
-    except KeyError as exc:
-        _usage(str(exc.args[0]))
+        return sr.indicator(indicator_id)
+    except sr.UsageError as exc:
+        _usage(str(exc))
 
 
 def _plain(value: Any) -> Any:
@@ -212,14 +162,15 @@ def stats(
     differences between them by cause."""
     if ctx.invoked_subcommand is not None:
         return
-    from sinks.report.query import DIMENSIONS, QueryError
+    from dongbo import stats_request as sr
+    from sinks.report.query import QueryError
 
     if fmt not in ("table", "json", "csv"):
         _usage(f"--format {fmt!r}: choose table, json or csv")
-    by = [b.lower() for b in by or ()]
-    for b in by:
-        if b not in DIMENSIONS:
-            _usage(f"--by {b!r}: choose among {', '.join(DIMENSIONS)}")
+    try:
+        by = sr.check_by(by or ())
+    except sr.UsageError as exc:
+        _usage(str(exc))
     ind = _indicator(indicator)
     store = _store()
     try:

@@ -12,7 +12,8 @@ Timeliness (*tình trạng hạn*), one vocabulary for the legal judgement and f
 
 The legal one comes from the merge (outcome, and the overdue alert of an open dossier). A source's
 is what that source's own figures would show: its own overdue flag where it keeps one, else its own
-due date against the dossier's end (or, still open, against the state's time).
+due date against the dossier's end; still open, overdue when it says so or its own due date has
+passed at the state's time.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ _ENDED_BY_SOURCE = ENDING | {Status.RETURNED}
 COLUMNS = (
     "dossier_id", "version", "status", "outcome", "timeliness", "unit", "procedure", "field", "channel",
     "received_at", "received_on", "ended_at", "ended_on", "due_at", "received_late", "near_deadline",
-    "source_names", "sources", "conflicts", "discrepancy_reasons", "updated_at",
+    "source_names", "sources", "conflicts", "conflict_details", "discrepancy_reasons", "updated_at",
 )  # fmt: skip
 
 
@@ -70,9 +71,9 @@ def source_timeliness(
         if due is not None and end is not None:
             return "OVERDUE" if end > due else "ON_TIME"
         return "ENDED_NO_DUE"  # no due date and no flag: the source cannot count it late
-    if flag is not None:
-        return "OPEN_OVERDUE" if flag else "OPEN"
-    if due is not None and as_of is not None and due < as_of:
+    # Open: a flag is a snapshot of the source's last record; past its own due date since, the
+    # source's figures count the dossier overdue now whatever the flag said then.
+    if flag or (due is not None and as_of is not None and due < as_of):
         return "OPEN_OVERDUE"
     return "OPEN"
 
@@ -124,6 +125,11 @@ def report_row(state: Mapping[str, Any], sectors: Mapping[str, str]) -> dict[str
         "source_names": sorted(sources),
         "sources": sources,
         "conflicts": sorted({c["kind"] for c in state.get("conflicts") or ()}),
+        # Which systems, since when: what reconciliation reports.
+        "conflict_details": [
+            {"kind": c["kind"], "systems": sorted(c.get("systems") or ()), "since": _iso(c.get("since"))}
+            for c in state.get("conflicts") or ()
+        ],
         "discrepancy_reasons": sorted({r for rs in reasons.values() for r in rs}),
         "updated_at": state.get("updated_at"),
     }

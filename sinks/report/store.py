@@ -16,7 +16,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from contract.settings import Settings
-from sinks.report import query
+from sinks.report import query, reconcile
 from sinks.report.indicators import Indicator
 from sinks.report.rows import COLUMNS, report_row
 
@@ -43,9 +43,12 @@ CREATE TABLE IF NOT EXISTS dossiers (
     source_names text[] NOT NULL,
     sources jsonb NOT NULL,
     conflicts text[] NOT NULL,
+    conflict_details jsonb NOT NULL DEFAULT '[]',
     discrepancy_reasons text[] NOT NULL,
     updated_at timestamptz
 );
+-- Columns added after the first release: an existing table gets them here (and `stats rebuild` fills them).
+ALTER TABLE dossiers ADD COLUMN IF NOT EXISTS conflict_details jsonb NOT NULL DEFAULT '[]';
 CREATE INDEX IF NOT EXISTS dossiers_unit_received ON dossiers (unit, received_on);
 CREATE INDEX IF NOT EXISTS dossiers_procedure_received ON dossiers (procedure, received_on);
 CREATE INDEX IF NOT EXISTS dossiers_received ON dossiers (received_on);
@@ -82,7 +85,7 @@ def connect(settings: Settings) -> psycopg.Connection[Any]:
 
 
 def _params(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {**row, "sources": Jsonb(row["sources"])}
+    return {**row, "sources": Jsonb(row["sources"]), "conflict_details": Jsonb(row["conflict_details"])}
 
 
 class ReportStore:
@@ -200,6 +203,11 @@ class ReportStore:
             "GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2"
         )
         return self._rows(sql, {**params, "num_source": source})
+
+    def reconcile(self, f: query.Filters, a: str, b: str) -> list[dict[str, Any]]:
+        """One line per dossier on which systems ``a`` and ``b`` disagree (``sinks.report.reconcile``)."""
+        sql, params = reconcile.candidates(f, a, b)
+        return reconcile.report_lines(self._rows(sql, params), a, b)
 
     def all_rows(self) -> Iterator[dict[str, Any]]:
         yield from self.members(query.Filters())

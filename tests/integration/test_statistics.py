@@ -304,6 +304,8 @@ def test_usage_errors_say_what_to_do_and_exit_2(settings, stores) -> None:
         (["stats", "--by", "colour"], "--by 'colour'"),
         (["stats", "--outcome", "lost"], "--outcome 'lost'"),
         (["export", "-o", "/tmp/x.pdf"], "--format 'pdf'"),
+        (["reconcile", "--between", "portal"], "two different systems"),
+        (["reconcile", "--between", "portal", "--between", "nowhere"], "'nowhere']; systems present"),
     ]
     for args, message in cases:
         res = _run_cli(settings, *args)

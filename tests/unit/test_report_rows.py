@@ -56,6 +56,12 @@ def test_source_timeliness_reads_the_sources_flag_first_then_its_due_date() -> N
     assert source_timeliness(view("IN_PROGRESS", overdue=True), T0, None) == "OPEN_OVERDUE"
     assert source_timeliness(view("IN_PROGRESS"), DUE + timedelta(seconds=1), None) == "OPEN_OVERDUE"
     assert source_timeliness(view("IN_PROGRESS"), DUE, None) == "OPEN"
+    # A flag "not overdue" from the source's last record does not outlive its own due date.
+    assert (
+        source_timeliness(view("IN_PROGRESS", overdue=False), DUE + timedelta(seconds=1), None)
+        == "OPEN_OVERDUE"
+    )
+    assert source_timeliness(view("IN_PROGRESS", overdue=False), DUE, None) == "OPEN"
     # A late task after the end makes the only source's view look open: the dossier's end counts.
     assert source_timeliness(view("IN_PROGRESS"), T0, T0, only_source=True) == "ON_TIME"
     assert source_timeliness(view("IN_PROGRESS"), T0, T0, only_source=False) == "OPEN"
