@@ -213,6 +213,10 @@ class DomainSettings(BaseSettings):
     )
     overrides_path: Path | None = Field(None, description="yearly swap table; empty = the packaged one")
     office_hours_path: Path | None = Field(None, description="per-unit office hours; empty = packaged")
+    units_path: Path | None = Field(
+        None,
+        description="unit codes with their mergers and validity dates; empty = the packaged Da Nang file",
+    )
     same_day_cutoff: time = Field(time(15, 0), description="same-day rule cut-off (HH:MM)")
     # Values of streams.domain.policy.ReceiptRule / ExtensionJudgement (checked when the rules are
     # built, so the names have one home).

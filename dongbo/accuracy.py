@@ -64,6 +64,8 @@ class Score:
     due_exact: int = 0
     due_total: int = 0
     due_misses: list[str] = field(default_factory=list)
+    unit_exact: int = 0  # the unit the statistics count the dossier under (2025 code remaps)
+    unit_misses: list[str] = field(default_factory=list)
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (truth, engine)
     discrepancies: dict[str, PR] = field(default_factory=dict)
     conflicts: dict[str, PR] = field(default_factory=dict)
@@ -78,6 +80,7 @@ class Score:
         return (
             not self.missing
             and self.due_exact == self.due_total
+            and self.unit_exact == self.due_total
             and self.outcome_accuracy == 1.0
             and all(
                 p.precision == 1.0 and p.recall == 1.0
@@ -155,6 +158,10 @@ def score(truths: Iterable[dict[str, Any]], states: dict[str, dict[str, Any]], a
             s.due_exact += 1
         elif len(s.due_misses) < 10:
             s.due_misses.append(f"{d}: truth {legal}, engine {engine}")
+        if t.get("unit_code") in (None, state.get("unit_code")):  # a truth without a unit: nothing to check
+            s.unit_exact += 1
+        elif len(s.unit_misses) < 10:
+            s.unit_misses.append(f"{d}: unit truth {t['unit_code']}, engine {state.get('unit_code')}")
         s.outcomes[(t["outcome"], engine_outcome(state, as_of))] += 1
         got_d = {(x["source"], x["reason"]) for x in state.get("discrepancies", []) if x["field"] == "due_at"}
         want_d = expected_discrepancies(t)
@@ -197,6 +204,7 @@ def render(s: Score) -> str:
     lines = [
         f"dossiers in the truth: {s.dossiers}; missing from the engine: {len(s.missing)}",
         f"due time exact: {s.due_exact}/{s.due_total} ({100 * s.due_exact / max(1, s.due_total):.2f} %)",
+        f"unit exact: {s.unit_exact}/{s.due_total} ({100 * s.unit_exact / max(1, s.due_total):.2f} %)",
         f"outcome accuracy: {100 * s.outcome_accuracy:.2f} %",
         "outcome confusion (truth → engine):",
     ]
@@ -209,9 +217,11 @@ def render(s: Score) -> str:
         for kind, pr in sorted(table.items()):
             lines.append(f"  {kind:<22} {100 * pr.precision:6.2f} % / {100 * pr.recall:6.2f} %"
                          f"   ({pr.tp}, {pr.fp}, {pr.fn})")  # fmt: skip
-    examples = s.due_misses[:5] + [
-        e for pr in [*s.discrepancies.values(), *s.conflicts.values()] for e in pr.examples
-    ]
+    examples = (
+        s.due_misses[:5]
+        + s.unit_misses[:5]
+        + [e for pr in [*s.discrepancies.values(), *s.conflicts.values()] for e in pr.examples]
+    )
     if examples:
         lines.append("examples to look at:")
         lines += [f"  {e}" for e in examples[:15]]

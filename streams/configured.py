@@ -17,6 +17,7 @@ from streams.domain.catalogue import Catalogue
 from streams.domain.catalogue_io import cached_catalogue, packaged_catalogue_path
 from streams.domain.overrides import load_overrides
 from streams.domain.policy import DeadlinePolicy, ExtensionJudgement, ReceiptRule
+from streams.domain.unitcodes import load_unit_codes
 from streams.domain.units import CalendarBook, load_office_hours
 from streams.legal import LegalRules
 from streams.merge_policy import DEFAULT_POLICY, MergePolicy
@@ -84,4 +85,5 @@ def worker_policy(settings: Settings) -> MergePolicy:
         ),
         rules=legal_rules(settings.domain),
         alert_grace=timedelta(seconds=ws.alert_grace),
+        unit_codes=load_unit_codes(settings.domain.units_path),
     )

@@ -17,7 +17,7 @@ from typing import TypeVar
 from streams.clockskew import clock_offsets
 from streams.domain.catalogue import ProcedureVersion
 from streams.merge_policy import DEFAULT_POLICY, MergePolicy
-from streams.model import ENDING, STAGE, Channel, Status
+from streams.model import ENDING, STAGE, VN_TZ, Channel, Status
 from streams.pauses import derive_pauses
 from streams.state import HistoryEntry, Pause, SourceView
 
@@ -93,7 +93,7 @@ def gather(history: Iterable[HistoryEntry], policy: MergePolicy) -> DossierFacts
         first_seen={s: min(e.ingested_at for e in entries) for s, entries in grouped.items()},
         status=unified_status(timeline, policy),
         procedure_code=procedure_code,
-        unit_code=_preferred(timeline, lambda e: e.unit_code, policy),
+        unit_code=_unit(timeline, received_at, policy),
         channel=channel if channel is not None else Channel.UNKNOWN,
         submitted_at=_first_time(timeline, {Status.SUBMITTED}),
         received_at=received_at,
@@ -199,6 +199,14 @@ def _preferred(
         if best is None or key > best:
             best, value = key, v
     return value
+
+
+def _unit(timeline: Sequence[HistoryEntry], received_at: datetime | None, policy: MergePolicy) -> str | None:
+    """The most trusted source's unit code, as the unit holding it on the receipt day (a system
+    still sending a code the 2025 mergers retired counts the dossier under today's unit)."""
+    code = _preferred(timeline, lambda e: e.unit_code, policy)
+    at = received_at or (timeline[0].occurred_at if timeline else None)
+    return code if at is None else policy.unit_codes.current(code, at.astimezone(VN_TZ).date())
 
 
 def _last_letter(entries: Sequence[HistoryEntry]) -> datetime | None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from streams.conflicts import ConflictPolicy
+from streams.domain.unitcodes import UnitCodes
 from streams.legal import LegalRules
 from streams.model import Status
 from streams.pauses import DEFAULT_PAUSING
@@ -31,6 +32,9 @@ class MergePolicy:
     # it passes, on what was captured by then, so a completion still in flight does not read as
     # overdue (docs/guarantees.md#stream-time).
     alert_grace: timedelta = timedelta(0)
+    # Retired unit codes (2025 mergers) → the unit that holds them: a system still sending an old
+    # code counts the dossier under today's unit. Empty: codes as sent (tests of the merge alone).
+    unit_codes: UnitCodes = field(default_factory=UnitCodes)
 
     def rank(self, source: str) -> int:
         try:

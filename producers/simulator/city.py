@@ -2,8 +2,9 @@
 
 Unit codes changed with the 2025 mergers (departments on 1 March, wards and communes on 1 July),
 and a source system that was not updated keeps sending the old code. The codes therefore live in
-``data/danang_units.yaml`` with their validity dates, never in code; this module only loads them
-and answers "which unit is valid on that day" and "which new code does this old code stand for".
+``streams/domain/data/danang_units.yaml`` (the merge reads the same file) with their validity dates,
+never in code; this module only loads them and answers "which unit is valid on that day" and
+"which new code does this old code stand for".
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Any
 
 import yaml
 
-DATA = Path(__file__).resolve().parent / "data" / "danang_units.yaml"
+from streams.domain.unitcodes import data_path, parse_unit_codes
+
+DATA = data_path()  # the domain's unit register: the merge reads the same codes and dates
 
 # The roles a procedure can ask for (see ``workload.PROCEDURE_MIX``): which units receive it.
 COMMUNAL = "communal"
@@ -81,14 +84,14 @@ def _unit(spec: Mapping[str, Any], kind: str, role: str | None, valid_from: date
 def parse_city(doc: Mapping[str, Any]) -> City:
     merger: date = doc["merger"]["date"]
     units: dict[str, Unit] = {}
-    remap: dict[str, str] = {}
+    # Old code → new: the domain's reading of the file (``streams.domain.unitcodes``), one rule.
+    remap = {old: new for old, (new, _day) in parse_unit_codes(doc, DATA.name).successors.items()}
 
     def add(unit: Unit, spec: Mapping[str, Any], predecessors_valid_to: date) -> None:
         for u in (unit, *(_retired(p, predecessors_valid_to) for p in spec.get("predecessors", ()))):
             if u.code in units:
                 raise ValueError(f"{DATA.name}: unit code {u.code} is listed twice")
             units[u.code] = u
-        remap.update(dict.fromkeys(unit.predecessors, unit.code))
 
     for spec in doc.get("departments", ()):
         add(

@@ -48,13 +48,13 @@ INDICATORS: dict[str, Indicator] = {
     for i in (
         Indicator(
             "1.4", "Tỷ lệ đồng bộ hồ sơ lên Cổng DVC quốc gia", "Dossiers synced to the national portal",
-            1.0, "d.source_names @> ARRAY['onestop']", "d.source_names @> ARRAY['portal']",
+            1.0, "d.judged ? 'onestop'", "d.judged ? 'portal'",
             note="dossiers of the city's one-stop system that the national portal also has",
         ),
         Indicator(
             "2.1", "Tỷ lệ hồ sơ giải quyết đúng hạn", "On-time rate",
             1.0, "TRUE", f"d.timeliness IN {_ON_TIME}",
-            source_numerator=f"d.sources -> %(source)s ->> 'timeliness' IN {_ON_TIME}",
+            source_numerator=f"d.judged ->> %(source)s IN {_ON_TIME}",
             note="ended on time or early, or open and not yet due, among the dossiers selected",
         ),
         Indicator(
@@ -66,7 +66,7 @@ INDICATORS: dict[str, Indicator] = {
             "5.4", "Mức độ hài lòng (ước tính: 100 % trừ tỷ lệ quá hạn)",
             "Satisfaction proxy (100 % less the overdue rate)",
             0.9, "TRUE", "d.timeliness NOT IN ('OVERDUE', 'OPEN_OVERDUE')",
-            source_numerator="d.sources -> %(source)s ->> 'timeliness' NOT IN ('OVERDUE', 'OPEN_OVERDUE')",
+            source_numerator="d.judged ->> %(source)s NOT IN ('OVERDUE', 'OPEN_OVERDUE')",
             note="the complaint rate has no source yet, so it counts as 0 (target 90 %)",
         ),
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from sinks.report.rows import COLUMNS, TIMELINESS
+from sinks.report.rows import COLUMNS, FIGURE_COLUMNS, TIMELINESS
 
 
 class QueryError(ValueError):
@@ -72,13 +72,13 @@ def where(f: Filters) -> tuple[str, dict[str, Any]]:
             parts.append(f"d.{column} = ANY(%({column}s)s)")
             params[f"{column}s"] = list(values)
     if f.judged_by:
-        parts.append("d.sources ? %(judged_by)s")
+        parts.append("d.judged ? %(judged_by)s")
         params["judged_by"] = f.judged_by
     if f.timeliness:
         parts.append(f"{_timeliness(f)} = ANY(%(timeliness)s)")
         params["timeliness"] = list(f.timeliness)
     if f.sources:
-        parts.append("d.source_names && %(sources)s::text[]")
+        parts.append("d.judged ?| %(sources)s::text[]")
         params["sources"] = list(f.sources)
     if f.conflicts:
         parts.append("d.conflicts && %(conflicts)s::text[]")
@@ -100,7 +100,7 @@ def where(f: Filters) -> tuple[str, dict[str, Any]]:
 
 
 def _timeliness(f: Filters) -> str:
-    return "(d.sources -> %(judged_by)s ->> 'timeliness')" if f.judged_by else "d.timeliness"
+    return "(d.judged ->> %(judged_by)s)" if f.judged_by else "d.timeliness"
 
 
 def dimension_sql(dim: str, f: Filters) -> str:
@@ -132,7 +132,7 @@ def figures(
         raise QueryError(f"a dimension is repeated in --by {list(by)}")
     cond, params = where(f)
     params.update(count_params or {})
-    source = " CROSS JOIN LATERAL unnest(d.source_names) AS s(source)" if "source" in by else ""
+    source = " CROSS JOIN LATERAL jsonb_object_keys(d.judged) AS s(source)" if "source" in by else ""
     aggs = ["count(*) AS dossiers", *(f"count(*) FILTER (WHERE {sql}) AS {alias}" for alias, sql in counts)]
     periods = [d for d in by if d in PERIODS]
     if not periods:
@@ -156,12 +156,13 @@ def figures(
 
 
 def members(f: Filters, columns: Sequence[str] = COLUMNS) -> tuple[str, dict[str, Any]]:
-    """The rows behind a figure, one per dossier, in dossier order."""
+    """The rows behind a figure, one per dossier, in dossier order (the details joined when a
+    column asked for lives there)."""
     unknown = [c for c in columns if c not in COLUMNS]
     if unknown:
         raise QueryError(f"unknown columns {unknown}")
     cond, params = where(f)
-    return (
-        f"SELECT {', '.join('d.' + c for c in columns)} FROM dossiers d WHERE {cond} ORDER BY d.dossier_id",
-        params,
-    )
+    cols = ", ".join(("d." if c in FIGURE_COLUMNS else "x.") + c for c in columns)
+    details = any(c not in FIGURE_COLUMNS for c in columns)
+    join = " JOIN dossier_details x ON x.dossier_id = d.dossier_id" if details else ""
+    return f"SELECT {cols} FROM dossiers d{join} WHERE {cond} ORDER BY d.dossier_id", params

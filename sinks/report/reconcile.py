@@ -31,17 +31,18 @@ class Difference:
 def candidates(f: Filters, a: str, b: str) -> tuple[str, dict[str, Any]]:
     """Rows where ``a`` and ``b`` may disagree: in one only, or any compared value differs."""
     scoped = f.with_predicate(
-        "(d.sources ? %(a)s OR d.sources ? %(b)s) AND ("
-        "NOT (d.sources ? %(a)s AND d.sources ? %(b)s)"
-        " OR (d.sources -> %(a)s ->> 'status') IS DISTINCT FROM (d.sources -> %(b)s ->> 'status')"
-        " OR (d.sources -> %(a)s ->> 'due_at') <> (d.sources -> %(b)s ->> 'due_at')"
-        " OR (d.sources -> %(a)s ->> 'overdue') <> (d.sources -> %(b)s ->> 'overdue')"
-        " OR (d.sources -> %(a)s ->> 'timeliness') IS DISTINCT FROM (d.sources -> %(b)s ->> 'timeliness'))",
+        "(d.judged ? %(a)s OR d.judged ? %(b)s) AND ("
+        "NOT (d.judged ? %(a)s AND d.judged ? %(b)s)"
+        " OR (x.sources -> %(a)s ->> 'status') IS DISTINCT FROM (x.sources -> %(b)s ->> 'status')"
+        " OR (x.sources -> %(a)s ->> 'due_at') <> (x.sources -> %(b)s ->> 'due_at')"
+        " OR (x.sources -> %(a)s ->> 'overdue') <> (x.sources -> %(b)s ->> 'overdue')"
+        " OR (d.judged ->> %(a)s) IS DISTINCT FROM (d.judged ->> %(b)s))",
         a=a, b=b,
     )  # fmt: skip
     cond, params = where(scoped)
-    cols = "d.dossier_id, d.unit, d.procedure, d.received_at, d.sources, d.conflict_details"
-    return f"SELECT {cols} FROM dossiers d WHERE {cond} ORDER BY d.dossier_id", params
+    cols = "d.dossier_id, d.unit, d.procedure, x.received_at, x.sources, x.conflict_details"
+    join = "JOIN dossier_details x ON x.dossier_id = d.dossier_id"
+    return f"SELECT {cols} FROM dossiers d {join} WHERE {cond} ORDER BY d.dossier_id", params
 
 
 def differences(row: Mapping[str, Any], a: str, b: str) -> list[Difference]:

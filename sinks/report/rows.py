@@ -31,12 +31,18 @@ TIMELINESS = ("ON_TIME", "ENDED_EARLY", "OVERDUE", "ENDED_NO_DUE", "OPEN", "OPEN
 COUNTS_ON_TIME = frozenset({"ON_TIME", "ENDED_EARLY", "ENDED_NO_DUE", "OPEN"})
 _ENDED_BY_SOURCE = ENDING | {Status.RETURNED}
 
-# Columns of the ``dossiers`` table, in order (sinks.report.store creates it).
-COLUMNS = (
+# Two tables (sinks.report.store creates them): ``dossiers``, narrow, what every figure counts and
+# filters on (a city-year's scan is what a figure costs: a narrow row is a faster one), and
+# ``dossier_details``, what a list or a reconciliation shows (every system's view, conflicts, times).
+FIGURE_COLUMNS = (
     "dossier_id", "version", "status", "outcome", "timeliness", "unit", "procedure", "field", "channel",
-    "received_at", "received_on", "ended_at", "ended_on", "due_at", "received_late", "near_deadline",
-    "source_names", "sources", "conflicts", "conflict_details", "discrepancy_reasons", "updated_at",
+    "received_on", "ended_on", "received_late", "near_deadline", "judged", "conflicts",
 )  # fmt: skip
+DETAIL_COLUMNS = (
+    "dossier_id", "version", "received_at", "ended_at", "due_at", "updated_at", "sources", "conflict_details",
+    "discrepancy_reasons",
+)  # fmt: skip
+COLUMNS = FIGURE_COLUMNS + DETAIL_COLUMNS[2:]  # a whole row, as report_row gives it
 
 
 def local_day(at: datetime | None) -> date | None:
@@ -112,26 +118,27 @@ def report_row(state: Mapping[str, Any], sectors: Mapping[str, str]) -> dict[str
         "procedure": procedure or "?",
         "field": sectors.get(procedure or "", "?"),
         "channel": state.get("channel") or "UNKNOWN",
-        "received_at": state.get("received_at"),
         "received_on": local_day(state.get("received_at")),
-        "ended_at": state.get("ended_at"),
         "ended_on": local_day(state.get("ended_at")),
-        "due_at": state.get("due_at"),
         "received_late": bool(state.get("received_late")),
         "near_deadline": state.get("ended_at") is None
         and outcome != "OVERDUE"
         and "near_deadline" in alerts
         and "overdue" not in alerts,
-        "source_names": sorted(sources),
-        "sources": sources,
+        # Each system's timeliness as it reports it, the only per-system value a figure reads.
+        "judged": {name: view["timeliness"] for name, view in sources.items()},
         "conflicts": sorted({c["kind"] for c in state.get("conflicts") or ()}),
+        "received_at": state.get("received_at"),
+        "ended_at": state.get("ended_at"),
+        "due_at": state.get("due_at"),
+        "updated_at": state.get("updated_at"),
+        "sources": sources,
         # Which systems, since when: what reconciliation reports.
         "conflict_details": [
             {"kind": c["kind"], "systems": sorted(c.get("systems") or ()), "since": _iso(c.get("since"))}
             for c in state.get("conflicts") or ()
         ],
         "discrepancy_reasons": sorted({r for rs in reasons.values() for r in rs}),
-        "updated_at": state.get("updated_at"),
     }
 
 

@@ -18,9 +18,16 @@ from psycopg.types.json import Jsonb
 from contract.settings import Settings
 from sinks.report import query, reconcile
 from sinks.report.indicators import Indicator
-from sinks.report.rows import COLUMNS, report_row
+from sinks.report.rows import COLUMNS, DETAIL_COLUMNS, FIGURE_COLUMNS, report_row
 
 log = logging.getLogger(__name__)
+
+# An earlier layout kept everything in one wide table (a column "sources" in dossiers): its tables
+# are dropped and made again, and the store is refilled by `dongbo stats rebuild`.
+OLD_LAYOUT = """
+SELECT 1 FROM information_schema.columns
+WHERE table_schema = current_schema() AND table_name = 'dossiers' AND column_name = 'sources'
+"""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS dossiers (
@@ -33,35 +40,43 @@ CREATE TABLE IF NOT EXISTS dossiers (
     procedure text NOT NULL,
     field text NOT NULL,
     channel text NOT NULL,
-    received_at timestamptz,
     received_on date,
-    ended_at timestamptz,
     ended_on date,
-    due_at timestamptz,
     received_late boolean NOT NULL,
     near_deadline boolean NOT NULL,
-    source_names text[] NOT NULL,
-    sources jsonb NOT NULL,
-    conflicts text[] NOT NULL,
-    conflict_details jsonb NOT NULL DEFAULT '[]',
-    discrepancy_reasons text[] NOT NULL,
-    updated_at timestamptz
+    judged jsonb NOT NULL,
+    conflicts text[] NOT NULL
 );
--- Columns added after the first release: an existing table gets them here (and `stats rebuild` fills them).
-ALTER TABLE dossiers ADD COLUMN IF NOT EXISTS conflict_details jsonb NOT NULL DEFAULT '[]';
+CREATE TABLE IF NOT EXISTS dossier_details (
+    dossier_id text PRIMARY KEY,
+    version bigint NOT NULL,
+    received_at timestamptz,
+    ended_at timestamptz,
+    due_at timestamptz,
+    updated_at timestamptz,
+    sources jsonb NOT NULL,
+    conflict_details jsonb NOT NULL,
+    discrepancy_reasons text[] NOT NULL
+);
 CREATE INDEX IF NOT EXISTS dossiers_unit_received ON dossiers (unit, received_on);
 CREATE INDEX IF NOT EXISTS dossiers_procedure_received ON dossiers (procedure, received_on);
 CREATE INDEX IF NOT EXISTS dossiers_received ON dossiers (received_on);
 CREATE INDEX IF NOT EXISTS dossiers_ended ON dossiers (ended_on);
-CREATE INDEX IF NOT EXISTS dossiers_sources ON dossiers USING gin (source_names);
 """
 
-_UPSERT = (
-    f"INSERT INTO dossiers ({', '.join(COLUMNS)}) VALUES ({', '.join(f'%({c})s' for c in COLUMNS)}) "
-    f"ON CONFLICT (dossier_id) DO UPDATE SET "
-    + ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS[1:])
-    + " WHERE dossiers.version < EXCLUDED.version RETURNING 1"
-)
+
+def _upsert(table: str, columns: Sequence[str]) -> str:
+    """Insert, or update when newer: an older or repeated version changes nothing."""
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(f'%({c})s' for c in columns)}) "
+        f"ON CONFLICT (dossier_id) DO UPDATE SET "
+        + ", ".join(f"{c} = EXCLUDED.{c}" for c in columns[1:])
+        + f" WHERE {table}.version < EXCLUDED.version RETURNING 1"
+    )
+
+
+_UPSERT = _upsert("dossiers", FIGURE_COLUMNS)
+_UPSERT_DETAILS = _upsert("dossier_details", DETAIL_COLUMNS)
 
 
 class StoreUnavailable(RuntimeError):
@@ -85,7 +100,10 @@ def connect(settings: Settings) -> psycopg.Connection[Any]:
 
 
 def _params(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {**row, "sources": Jsonb(row["sources"]), "conflict_details": Jsonb(row["conflict_details"])}
+    return {
+        **row, "judged": Jsonb(row["judged"]), "sources": Jsonb(row["sources"]),
+        "conflict_details": Jsonb(row["conflict_details"]),
+    }  # fmt: skip
 
 
 class ReportStore:
@@ -94,6 +112,11 @@ class ReportStore:
     def __init__(self, conn: psycopg.Connection[Any], sectors: Mapping[str, str]) -> None:
         self.conn, self.sectors = conn, sectors
         with conn.transaction():
+            if conn.execute(OLD_LAYOUT).fetchone() is not None:
+                log.warning(
+                    "reporting store: an older table layout found, dropped; run `dongbo stats rebuild`"
+                )
+                conn.execute("DROP TABLE dossiers")
             conn.execute(SCHEMA)
 
     # -- writes --------------------------------------------------------------------------------
@@ -114,11 +137,12 @@ class ReportStore:
                 written += len(cur.fetchall())
                 if not cur.nextset():
                     break
+            cur.executemany(_UPSERT_DETAILS, rows)
         return written
 
     def clear(self) -> None:
         with self.conn.transaction():
-            self.conn.execute("TRUNCATE dossiers")
+            self.conn.execute("TRUNCATE dossiers, dossier_details")
 
     # -- reads ---------------------------------------------------------------------------------
     def _rows(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -146,7 +170,7 @@ class ReportStore:
     def sources_present(self) -> list[str]:
         return [
             r["v"]
-            for r in self._rows("SELECT DISTINCT unnest(source_names) AS v FROM dossiers ORDER BY 1", {})
+            for r in self._rows("SELECT DISTINCT jsonb_object_keys(judged) AS v FROM dossiers ORDER BY 1", {})
         ]
 
     def indicator(
@@ -162,8 +186,8 @@ class ReportStore:
             params[f"src_{i}"] = src
             num = (ind.source_numerator or "").replace("%(source)s", f"%(src_{i})s")
             counts += [
-                (f"of_{i}", f"d.sources ? %(src_{i})s"),
-                (f"hits_{i}", f"d.sources ? %(src_{i})s AND ({num})"),
+                (f"of_{i}", f"d.judged ? %(src_{i})s"),
+                (f"hits_{i}", f"d.judged ? %(src_{i})s AND ({num})"),
             ]
         rows = self._rows(*query.figures(f.with_predicate(ind.denominator), by, counts, params))
         out = []
@@ -179,17 +203,18 @@ class ReportStore:
         reverse), by the cause the merge found for that source (``no cause found`` when none)."""
         if not ind.source_numerator:
             return []
-        fs = f.with_predicate(ind.denominator).with_predicate("d.sources ? %(src)s", src=source)
+        fs = f.with_predicate(ind.denominator).with_predicate("d.judged ? %(src)s", src=source)
         cond, params = query.where(fs)
         src_num = ind.source_numerator.replace("%(source)s", "%(num_source)s")
         # A dossier counts once, under all the causes found for it together.
         causes = (
             "coalesce(nullif(array_to_string(ARRAY(SELECT jsonb_array_elements_text("
-            "d.sources -> %(num_source)s -> 'reasons')), ' + '), ''), 'no_cause_found')"
+            "x.sources -> %(num_source)s -> 'reasons')), ' + '), ''), 'no_cause_found')"
         )
         sql = (
             f"SELECT CASE WHEN ({ind.numerator}) THEN 'legal_only' ELSE 'source_only' END AS direction, "
             f"{causes} AS cause, count(*) AS dossiers FROM dossiers d "
+            "JOIN dossier_details x ON x.dossier_id = d.dossier_id "
             f"WHERE {cond} AND (({ind.numerator}) <> coalesce(({src_num}), FALSE)) "
             "GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2"
         )

@@ -86,7 +86,7 @@ def test_report_row_classifies_a_state() -> None:
     assert row["field"] == "Hộ tịch" and row["unit"] == "U1" and row["timeliness"] == "OPEN"
     assert row["received_on"] == date(2026, 3, 2)  # the Vietnamese day, not UTC's 1 March
     assert row["near_deadline"] is True
-    assert row["source_names"] == ["onestop", "portal"]
+    assert row["judged"] == {"onestop": "OPEN", "portal": "OPEN"}
     assert row["conflicts"] == ["status_mismatch"]
     assert row["sources"]["portal"]["reasons"] == ["calendar_holiday"]
     assert row["discrepancy_reasons"] == ["calendar_holiday"]
@@ -105,7 +105,14 @@ def test_filters_put_values_in_parameters_never_in_the_sql() -> None:
     sql, _ = members(Filters(period_by="ended", start=date(2026, 3, 1)))
     assert "ended_on >= %(start)s" in sql
     judged = where(Filters(judged_by="portal", timeliness=("OVERDUE",)))
-    assert "d.sources ? %(judged_by)s" in judged[0] and "'timeliness') = ANY(%(timeliness)s)" in judged[0]
+    assert (
+        "d.judged ? %(judged_by)s" in judged[0]
+        and "(d.judged ->> %(judged_by)s) = ANY(%(timeliness)s)" in judged[0]
+    )
+    # A list needs the details table, a figure never does.
+    assert "dossier_details" in members(Filters())[0]
+    assert "dossier_details" not in members(Filters(), ["dossier_id", "unit"])[0]
+    assert "dossier_details" not in figures(Filters(judged_by="portal"), ["source", "outcome", "month"])[0]
 
 
 @pytest.mark.parametrize(
