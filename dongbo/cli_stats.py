@@ -40,7 +40,9 @@ JUDGED_BY = typer.Option(
     help="read --outcome and --by outcome as this system reports them (portal, onestop, import, ...) "
     "instead of the legal judgement; only the dossiers that system has",
 )  # fmt: skip
-INDICATOR = typer.Option(None, "--indicator", help="a Decision 766 indicator id (1.4, 2.1, 3.3, 5.4)")
+INDICATOR = typer.Option(
+    None, "--indicator", help="a Decision 766 indicator id (1.4, 2.1, 3.3, 3.6, 4.1, 4.2, 4.3, 5.4)"
+)
 
 USAGE = 2
 

@@ -77,6 +77,7 @@ def derive(
         last_event_at=facts.history[-1].occurred_at if facts.history else None,
         sources=facts.sources,
         pauses=facts.pauses,
+        attributes=facts.attributes,
         conflicts=tuple(conflicts[k] for k in sorted(conflicts)),
         evaluated_at=as_of,
         history=tuple(sorted(history, key=HistoryEntry.order_key)),

@@ -47,6 +47,7 @@ class DossierFacts:
     extended_due_at: datetime | None  # the most trusted source's letter date
     said_complex: bool | None  # a source states the complex-case decision (None: none says)
     reports: Reports  # dates each system computed before the first apology letter
+    attributes: dict[str, str]  # the indicators' attributes, each from the most trusted system
 
 
 def gather(history: Iterable[HistoryEntry], policy: MergePolicy) -> DossierFacts:
@@ -104,6 +105,7 @@ def gather(history: Iterable[HistoryEntry], policy: MergePolicy) -> DossierFacts
         extended_due_at=_preferred(timeline, lambda e: e.extended_due_at, policy),
         said_complex=_preferred(timeline, lambda e: e.complex_case, policy),
         reports=reports,
+        attributes=_attributes(timeline, policy),
     )
 
 
@@ -199,6 +201,19 @@ def _preferred(
         if best is None or key > best:
             best, value = key, v
     return value
+
+
+def _attributes(timeline: Sequence[HistoryEntry], policy: MergePolicy) -> dict[str, str]:
+    """Each indicator attribute from the most trusted system that reports it (its latest word)."""
+    out: dict[str, str] = {}
+    for key in sorted({k for e in timeline for k, _v in e.indicators}):
+
+        def value(e: HistoryEntry, key: str = key) -> str | None:
+            return dict(e.indicators).get(key)
+
+        if (v := _preferred(timeline, value, policy)) is not None:
+            out[key] = v
+    return out
 
 
 def _unit(timeline: Sequence[HistoryEntry], received_at: datetime | None, policy: MergePolicy) -> str | None:

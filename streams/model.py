@@ -97,6 +97,21 @@ def from_iso(text: str | None) -> datetime | None:
 # 2 (schemas/avro/versions/2) the normalisers wrote them as strings into ``attributes``, and records
 # of that time may still be on ``dossier.events`` (and on ``src.import.dossier``): attribute key →
 # the typed field it is read into (``DossierEvent.from_record``, the one place that reads them).
+# ``DossierEvent.attributes`` keys the Decision 766 indicators read (``streams.normalise.attrs``
+# names every key; these are the ones the unified state carries, merged across systems).
+PAID_ONLINE = "paid_online"  # 3.6: paid online (true / false), where a fee applies
+PAYMENT_GATEWAY = "payment_gateway"
+DOCUMENTS_TOTAL = "documents_total"  # 4.2 / 4.3: component documents,
+DOCUMENTS_DIGITISED = "documents_digitised"  # digitised,
+DOCUMENTS_REUSED = "documents_reused"  # reused from the citizen's data store
+RESULT_FILES = "result_files"  # 4.1: electronic result files
+RESULT_FILES_SIGNED = "result_files_signed"
+INDICATOR_ATTRIBUTES = frozenset({
+    PAID_ONLINE, PAYMENT_GATEWAY, DOCUMENTS_TOTAL, DOCUMENTS_DIGITISED, DOCUMENTS_REUSED, RESULT_FILES,
+    RESULT_FILES_SIGNED,
+})  # fmt: skip
+
+
 LEGACY_ATTRIBUTES: dict[str, str] = {
     "received_at": "stated_received_at",
     "processing_ended_at": "stated_ended_at",

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from streams.domain.deadlines import tracking_due
-from streams.model import Channel, DossierEvent, Outcome, Status, from_iso, to_iso
+from streams.model import INDICATOR_ATTRIBUTES, Channel, DossierEvent, Outcome, Status, from_iso, to_iso
 
 
 def _at(text: str) -> datetime:
@@ -121,6 +121,8 @@ class HistoryEntry:
     stated_pause_start: datetime | None = None
     stated_pause_end: datetime | None = None
     stated_ended_at: datetime | None = None  # the end of processing (result ready), as stated
+    # What the Decision 766 indicators read (``INDICATOR_ATTRIBUTES``), as the record said it.
+    indicators: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of_event(cls, event: DossierEvent) -> HistoryEntry:
@@ -145,6 +147,9 @@ class HistoryEntry:
             stated_pause_start=event.stated_supplement_requested_at,
             stated_pause_end=event.stated_supplement_received_at,
             stated_ended_at=event.stated_ended_at,
+            indicators=tuple(
+                sorted((k, v) for k, v in event.attributes.items() if k in INDICATOR_ATTRIBUTES)
+            ),
         )
 
     def order_key(self) -> tuple[datetime, int, str]:
@@ -181,6 +186,7 @@ class HistoryEntry:
                 )
                 if v is not None
             },
+            **({"indicators": dict(self.indicators)} if self.indicators else {}),
         }
 
     @classmethod
@@ -204,6 +210,7 @@ class HistoryEntry:
             stated_pause_start=from_iso(d.get("stated_pause_start")),
             stated_pause_end=from_iso(d.get("stated_pause_end")),
             stated_ended_at=from_iso(d.get("stated_ended_at")),
+            indicators=tuple(sorted((d.get("indicators") or {}).items())),
         )
 
 
@@ -280,6 +287,9 @@ class DossierState:
     received_late: bool = False
     alerts: tuple[str, ...] = ()  # deadline alerts fired so far (each kind once)
     discrepancies: tuple[Discrepancy, ...] = ()
+    # The Decision 766 indicators' attributes (paid online, documents, result files): each key from
+    # the most trusted system that reports it.
+    attributes: dict[str, str] = field(default_factory=dict)
     # Bookkeeping: the time the state was last evaluated at (time-dependent parts: conflicts,
     # outcome) and the event history it is derived from. Not part of the published record.
     evaluated_at: datetime | None = None
@@ -336,6 +346,7 @@ class DossierState:
             "received_late": self.received_late,
             "alerts": list(self.alerts),
             "discrepancies": [d.to_json() for d in self.discrepancies],
+            "attributes": dict(sorted(self.attributes.items())),
             "pauses": [
                 {"start": p.start, "end": p.end, "reason": p.reason, "source": p.source} for p in self.pauses
             ],
@@ -396,6 +407,7 @@ class DossierState:
             received_late=bool(d.get("received_late")),
             alerts=tuple(d.get("alerts") or ()),
             discrepancies=tuple(Discrepancy.from_json(x) for x in d.get("discrepancies", ())),
+            attributes=dict(d.get("attributes") or {}),
             evaluated_at=from_iso(d.get("evaluated_at")),
             history=tuple(HistoryEntry.from_json(h) for h in d.get("history", ())),
         )

@@ -48,6 +48,15 @@ def truth_record(d: Dossier) -> dict[str, Any]:
         "source_due_at": {s: iso(v) for s, v in d.source_due_at.items()},
         "source_overdue": dict(d.source_overdue),
         "faults": d.faults,
+        # What the Decision 766 indicators read: paid online (the portal's code: 1 portal, 2 local
+        # gateway, 0 not paid; null: no fee), component documents, electronic result files.
+        "paid_online": d.paid_online,
+        "documents": {
+            "total": len(d.documents),
+            "digitised": sum(doc.digitised for doc in d.documents),
+            "reused": sum(doc.reused for doc in d.documents),
+        },
+        "result_files": d.result_files,
     }
 
 

@@ -9,9 +9,9 @@ on time but recorded overdue" of the field, counted by the cause the merge found
 Scoring (the published rule): at or above its target an indicator scores its full points; below,
 rate × points ÷ target. Shown as the share of the indicator's points.
 
-Not computable yet: 3.6 online payment, 4.1 electronic result, 4.2 digitised and 4.3 reused
-documents need attributes (``paid_online``, ``documents_*``, ``result_files``) the normalisers read
-but the unified state does not carry yet; 5.4's complaint rate has no source at all.
+Each indicator counts the dossiers whose data it needs: 3.6 those of procedures with a fee (a
+system reported whether it was paid online), 4.2 and 4.3 those whose component documents a system
+lists, 4.1 the ended ones whose result files a system lists. 5.4's complaint rate has no source.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from sinks.report.rows import COUNTS_ON_TIME
 
 _ON_TIME = "(" + ", ".join(f"'{t}'" for t in sorted(COUNTS_ON_TIME)) + ")"
+_ENDED = "('ON_TIME', 'ENDED_EARLY', 'OVERDUE', 'ENDED_NO_DUE')"
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,26 @@ INDICATORS: dict[str, Indicator] = {
             "3.3", "Tỷ lệ hồ sơ trực tuyến", "Online rate",
             0.5, "TRUE", "d.channel = 'ONLINE'",
             note="received online among the dossiers selected (target 50 %)",
+        ),
+        Indicator(
+            "3.6", "Tỷ lệ thanh toán trực tuyến", "Online payment",
+            1.0, "d.paid_online IS NOT NULL", "d.paid_online",
+            note="paid online among dossiers of procedures with a fee (a system reported the payment)",
+        ),
+        Indicator(
+            "4.1", "Tỷ lệ cấp kết quả điện tử", "Electronic results",
+            1.0, f"d.result_files IS NOT NULL AND d.timeliness IN {_ENDED}", "d.result_files > 0",
+            note="ended dossiers with an electronic result file (among those whose results a system lists)",
+        ),
+        Indicator(
+            "4.2", "Tỷ lệ số hóa hồ sơ", "Digitised dossiers",
+            0.8, "d.documents_total > 0", "d.documents_digitised >= d.documents_total",
+            note="every component document digitised (target 80 %)",
+        ),
+        Indicator(
+            "4.3", "Tỷ lệ tái sử dụng dữ liệu", "Data reuse",
+            0.8, "d.documents_total > 0", "d.documents_reused > 0",
+            note="at least one component reused from the citizen's data store (target 80 %)",
         ),
         Indicator(
             "5.4", "Mức độ hài lòng (ước tính: 100 % trừ tỷ lệ quá hạn)",

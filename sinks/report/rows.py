@@ -22,7 +22,16 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from streams.model import ENDING, VN_TZ, Status
+from streams.model import (
+    DOCUMENTS_DIGITISED,
+    DOCUMENTS_REUSED,
+    DOCUMENTS_TOTAL,
+    ENDING,
+    PAID_ONLINE,
+    RESULT_FILES,
+    VN_TZ,
+    Status,
+)  # fmt: skip
 
 TIMELINESS = ("ON_TIME", "ENDED_EARLY", "OVERDUE", "ENDED_NO_DUE", "OPEN", "OPEN_OVERDUE")
 # Indicator 2.1 counts these as "on time": ended on time or early, or open and not yet due. A
@@ -36,7 +45,8 @@ _ENDED_BY_SOURCE = ENDING | {Status.RETURNED}
 # ``dossier_details``, what a list or a reconciliation shows (every system's view, conflicts, times).
 FIGURE_COLUMNS = (
     "dossier_id", "version", "status", "outcome", "timeliness", "unit", "procedure", "field", "channel",
-    "received_on", "ended_on", "received_late", "near_deadline", "judged", "conflicts",
+    "received_on", "ended_on", "received_late", "near_deadline", "judged", "conflicts", "paid_online",
+    "documents_total", "documents_digitised", "documents_reused", "result_files",
 )  # fmt: skip
 DETAIL_COLUMNS = (
     "dossier_id", "version", "received_at", "ended_at", "due_at", "updated_at", "sources", "conflict_details",
@@ -108,6 +118,7 @@ def report_row(state: Mapping[str, Any], sectors: Mapping[str, str]) -> dict[str
     }
     alerts = state.get("alerts") or ()
     outcome = state.get("outcome") or "PENDING"
+    attributes = state.get("attributes") or {}
     return {
         "dossier_id": state["dossier_id"],
         "version": int(state["version"]),
@@ -128,6 +139,12 @@ def report_row(state: Mapping[str, Any], sectors: Mapping[str, str]) -> dict[str
         # Each system's timeliness as it reports it, the only per-system value a figure reads.
         "judged": {name: view["timeliness"] for name, view in sources.items()},
         "conflicts": sorted({c["kind"] for c in state.get("conflicts") or ()}),
+        # The Decision 766 attributes; None where no system reports them.
+        "paid_online": _flag(attributes.get(PAID_ONLINE)),
+        "documents_total": _count(attributes.get(DOCUMENTS_TOTAL)),
+        "documents_digitised": _count(attributes.get(DOCUMENTS_DIGITISED)),
+        "documents_reused": _count(attributes.get(DOCUMENTS_REUSED)),
+        "result_files": _count(attributes.get(RESULT_FILES)),
         "received_at": state.get("received_at"),
         "ended_at": state.get("ended_at"),
         "due_at": state.get("due_at"),
@@ -140,6 +157,17 @@ def report_row(state: Mapping[str, Any], sectors: Mapping[str, str]) -> dict[str
         ],
         "discrepancy_reasons": sorted({r for rs in reasons.values() for r in rs}),
     }
+
+
+def _flag(text: str | None) -> bool | None:
+    return None if text is None else text == "true"
+
+
+def _count(text: str | None) -> int | None:
+    try:
+        return None if text is None else int(text)
+    except ValueError:
+        return None  # a malformed count is "not reported", not a crash of the sink
 
 
 def _iso(at: datetime | None) -> str | None:

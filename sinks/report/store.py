@@ -45,7 +45,12 @@ CREATE TABLE IF NOT EXISTS dossiers (
     received_late boolean NOT NULL,
     near_deadline boolean NOT NULL,
     judged jsonb NOT NULL,
-    conflicts text[] NOT NULL
+    conflicts text[] NOT NULL,
+    paid_online boolean,
+    documents_total integer,
+    documents_digitised integer,
+    documents_reused integer,
+    result_files integer
 );
 CREATE TABLE IF NOT EXISTS dossier_details (
     dossier_id text PRIMARY KEY,
@@ -58,6 +63,12 @@ CREATE TABLE IF NOT EXISTS dossier_details (
     conflict_details jsonb NOT NULL,
     discrepancy_reasons text[] NOT NULL
 );
+-- Added after the narrow layout first shipped (an existing table gets them; `stats rebuild` fills them).
+ALTER TABLE dossiers ADD COLUMN IF NOT EXISTS paid_online boolean;
+ALTER TABLE dossiers ADD COLUMN IF NOT EXISTS documents_total integer;
+ALTER TABLE dossiers ADD COLUMN IF NOT EXISTS documents_digitised integer;
+ALTER TABLE dossiers ADD COLUMN IF NOT EXISTS documents_reused integer;
+ALTER TABLE dossiers ADD COLUMN IF NOT EXISTS result_files integer;
 CREATE INDEX IF NOT EXISTS dossiers_unit_received ON dossiers (unit, received_on);
 CREATE INDEX IF NOT EXISTS dossiers_procedure_received ON dossiers (procedure, received_on);
 CREATE INDEX IF NOT EXISTS dossiers_received ON dossiers (received_on);

@@ -14,6 +14,8 @@ writes any more (``DossierEvent.from_record`` still reads them into the typed fi
 
 from __future__ import annotations
 
+from streams import model
+
 PROCEDURE_NAME = "procedure_name"  # TenTTHC
 FIELD_CODE = "field_code"  # MaLinhVuc (lĩnh vực)
 SOURCE_DOSSIER_REF = "source_dossier_ref"  # a ministry system's own dossier number
@@ -25,16 +27,16 @@ CIVIL_EVENT_KIND = "civil_event_kind"  # khai_sinh, ket_hon, ...
 
 RETURNED_AT = "returned_at"  # NgayTra
 
-# Decision 766 indicator 3.6: paid online, and where (portal = national payment platform, local).
-PAID_ONLINE = "paid_online"
-PAYMENT_GATEWAY = "payment_gateway"
-# Indicators 4.2 / 4.3: component documents, digitised, reused from the citizen's data store.
-DOCUMENTS_TOTAL = "documents_total"
-DOCUMENTS_DIGITISED = "documents_digitised"
-DOCUMENTS_REUSED = "documents_reused"
-# Indicator 4.1: electronic result files.
-RESULT_FILES = "result_files"
-RESULT_FILES_SIGNED = "result_files_signed"
+# Decision 766 indicators: 3.6 paid online (and where: portal = national payment platform, local);
+# 4.2 / 4.3 component documents, digitised, reused from the citizen's data store; 4.1 electronic
+# result files. The unified state carries these (``streams.model.INDICATOR_ATTRIBUTES``).
+PAID_ONLINE = model.PAID_ONLINE
+PAYMENT_GATEWAY = model.PAYMENT_GATEWAY
+DOCUMENTS_TOTAL = model.DOCUMENTS_TOTAL
+DOCUMENTS_DIGITISED = model.DOCUMENTS_DIGITISED
+DOCUMENTS_REUSED = model.DOCUMENTS_REUSED
+RESULT_FILES = model.RESULT_FILES
+RESULT_FILES_SIGNED = model.RESULT_FILES_SIGNED
 
 # Supplement requests (docs/domain-rules.md §5 and §8: the clock pauses; a second request → overdue
 # in the portal's judgement). The latest request's appointment dates (its own dates are typed).

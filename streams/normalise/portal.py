@@ -69,7 +69,8 @@ def _attributes(f: Fields) -> dict[str, str]:
     _time_attr(out, attrs.RETURNED_AT, f.record, "NgayTra")
 
     paid = f.optional("DuocThanhToanTrucTuyen")
-    out[attrs.PAID_ONLINE] = "true" if paid in _GATEWAYS else "false"
+    if paid is not None:  # absent: a procedure with no fee, nothing to pay (not "false": attrs.py)
+        out[attrs.PAID_ONLINE] = "true" if paid in _GATEWAYS else "false"
     if paid in _GATEWAYS:
         out[attrs.PAYMENT_GATEWAY] = _GATEWAYS[paid]
 

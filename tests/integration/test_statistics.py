@@ -209,6 +209,29 @@ def test_simulated_city_verifies_loses_its_stores_and_rebuilds_the_same(settings
         by_unit = Counter((r["unit"], r["timeliness"]) for r in store.members(ended))
         want = Counter((t["unit_code"], t["outcome"]) for t in truth if t["ended_at"])
         assert any(f["kind"] == "unit_remap" for t in truth for f in t["faults"])
+
+        # The 766 indicators read from the systems' attributes, recounted from the truth over the
+        # dossiers a system reported them for.
+        rows = {r["dossier_id"]: r for r in store.members(Filters())}
+
+        def legal_line(indicator_id: str) -> tuple[int, int]:
+            line = next(
+                r for r in store.indicator(_ind(indicator_id), Filters(), []) if r["judged_by"] == "legal"
+            )
+            return line["dossiers"], line["counted"]
+
+        fee = [t for t in truth if rows[t["dossier_id"]]["paid_online"] is not None]
+        assert fee and all(t["paid_online"] is not None for t in fee)  # reported only where a fee applies
+        assert legal_line("3.6") == (len(fee), sum(t["paid_online"] > 0 for t in fee))
+        docs = [t for t in truth if (rows[t["dossier_id"]]["documents_total"] or 0) > 0]
+        assert all(rows[t["dossier_id"]]["documents_total"] == t["documents"]["total"] for t in docs)
+        assert legal_line("4.2") == (
+            len(docs),
+            sum(t["documents"]["digitised"] == t["documents"]["total"] for t in docs),
+        )
+        assert legal_line("4.3") == (len(docs), sum(t["documents"]["reused"] > 0 for t in docs))
+        ended_listed, counted = legal_line("4.1")  # as the portal lists them: never more than exist
+        assert 0 < counted <= min(ended_listed, sum(1 for t in truth if t["ended_at"] and t["result_files"]))
         assert by_unit == want
     finally:
         store.conn.close()
@@ -287,6 +310,21 @@ def test_wabo_figures_equal_a_recount_of_the_raw_log(settings, worker, tmp_path)
         rows = list(csv.DictReader(fh))
     assert len(rows) == overdue
     assert {r["wabo: kết quả theo hệ thống"] for r in rows} == {"Quá hạn"}
+
+    # The same list as XLSX opens in LibreOffice (Debian's, headless) with the same rows.
+    xlsx = tmp_path / "overdue.xlsx"
+    export = _run_cli(settings, "export", "--judged-by", "wabo", "--outcome", "overdue", "-o", str(xlsx))
+    assert export.returncode == 0, export.stderr
+    converted = subprocess.run(
+        ["soffice", f"-env:UserInstallation=file://{tmp_path}/lo-profile", "--headless",
+         "--convert-to", "csv", "--outdir", str(tmp_path / "lo"), str(xlsx)],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert converted.returncode == 0, converted.stderr
+    with open(tmp_path / "lo" / "overdue.csv", encoding="utf-8", newline="") as fh:
+        sheet = list(csv.reader(fh))
+    assert sheet[0][0] == "Mã hồ sơ" and len(sheet) - 1 == overdue
+    assert sorted(r[0] for r in sheet[1:]) == sorted(r["Mã hồ sơ"] for r in rows)
 
 
 def test_usage_errors_say_what_to_do_and_exit_2(settings, stores) -> None:

@@ -289,3 +289,19 @@ def test_a_sequence_that_contradicts_the_clock_gives_no_backwards_pause():
                entry("land", "1", Status.SUPPLEMENT_REQUESTED, 300, seq=1),
                entry("land", "2", Status.IN_PROGRESS, 120, seq=2)]  # fmt: skip
     assert all(p.end is None or p.end >= p.start for p in gather(history, DEFAULT_POLICY).pauses)
+
+
+# -- the Decision 766 attributes ----------------------------------------------------------------------
+
+
+def test_indicator_attributes_come_from_the_most_trusted_system_that_reports_each() -> None:
+    onestop = entry("onestop", "o1", Status.RECEIVED, 0, indicators=(("paid_online", "true"),))
+    portal = entry(
+        "portal", "p1", Status.RECEIVED, 5,
+        indicators=(("documents_total", "3"), ("paid_online", "false")),
+    )  # fmt: skip
+    later = entry("portal", "p2", Status.IN_PROGRESS, 50, indicators=(("documents_total", "4"),))
+    facts = gather([later, portal, onestop], DEFAULT_POLICY)
+    # onestop is trusted first for paid_online; only the portal lists documents, its latest word wins.
+    assert facts.attributes == {"paid_online": "true", "documents_total": "4"}
+    assert gather([received("portal", 0)], DEFAULT_POLICY).attributes == {}

@@ -461,10 +461,13 @@ def test_no_normaliser_writes_the_legacy_attributes(system: str) -> None:
 
 
 def test_portal_not_paid_online_says_so() -> None:
-    for paid in (None, 0):
-        event = run("portal", DuocThanhToanTrucTuyen=paid)
-        assert event.attributes[attrs.PAID_ONLINE] == "false"
-        assert attrs.PAYMENT_GATEWAY not in event.attributes
+    event = run("portal", DuocThanhToanTrucTuyen=0)
+    assert event.attributes[attrs.PAID_ONLINE] == "false"
+    assert attrs.PAYMENT_GATEWAY not in event.attributes
+    # Absent: a procedure with no fee. "Not reported", never "false" (indicator 3.6 counts only
+    # dossiers with a fee).
+    event = run("portal", DuocThanhToanTrucTuyen=None)
+    assert attrs.PAID_ONLINE not in event.attributes and attrs.PAYMENT_GATEWAY not in event.attributes
 
 
 def test_onestop_supplement_appointment_change() -> None:

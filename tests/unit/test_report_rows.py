@@ -162,3 +162,16 @@ def test_export_rows_have_one_cell_per_header(timeliness: str, lang: str) -> Non
     cells = next(ex.table_rows([row], sources, lang, [lambda r: True]))
     assert len(cells) == len(head)
     assert (head[0], cells[0]) == (("Mã hồ sơ" if lang == "vi" else "Dossier code"), "D-1")
+
+
+def test_the_766_attributes_become_typed_columns_and_malformed_counts_none() -> None:
+    attrs = {
+        "paid_online": "true",
+        "documents_total": "3",
+        "documents_digitised": "3",
+        "documents_reused": "x",
+    }
+    row = report_row(_state(attributes=attrs), {})
+    assert (row["paid_online"], row["documents_total"], row["documents_digitised"]) == (True, 3, 3)
+    assert row["documents_reused"] is None and row["result_files"] is None  # malformed / not reported
+    assert report_row(_state(), {})["paid_online"] is None

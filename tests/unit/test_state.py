@@ -70,6 +70,11 @@ event_fields = st.fixed_dictionaries({
     "stated_received_at": rarely,
     "stated_ended_at": rarely,
     "supplement": supplements,
+    # The 766 attributes, and a key the state does not carry (it must not leak into it).
+    "attributes": st.dictionaries(
+        st.sampled_from(["paid_online", "documents_total", "result_files", "step_label"]),
+        st.sampled_from(["true", "false", "0", "3"]), max_size=3,
+    ),
 })  # fmt: skip
 
 
@@ -85,7 +90,7 @@ def _event(i: int, f: dict, seq: int | None) -> DossierEvent:
         channel=f["channel"], due_at=f["due_at"], overdue=f["overdue"], extended_due_at=f["extended_due_at"],
         complex_case=f["complex_case"], stated_received_at=f["stated_received_at"],
         stated_ended_at=f["stated_ended_at"], stated_supplement_requested_at=asked,
-        stated_supplement_received_at=answered,
+        stated_supplement_received_at=answered, attributes=f["attributes"],
     )  # fmt: skip
 
 
@@ -108,6 +113,8 @@ def test_restoring_a_folded_state_loses_nothing(evs, later, re_evaluate):
         state = evaluate(state, now + timedelta(minutes=later), POLICY).state
     restored = roundtrip(state)
     assert restored == state
+    assert "step_label" not in state.attributes
+    assert set(state.attributes) <= {k for e in evs for k in e.attributes}
     assert restored.to_record() == state.to_record()
     assert restored.to_json() == state.to_json()
     assert roundtrip(restored) == state  # and again: a fixed point
