@@ -32,8 +32,8 @@ class Indicator:
     target: float  # share, 0..1: at or above it, full points
     denominator: str  # SQL predicate over the row d
     numerator: str  # SQL predicate over d, within the denominator
-    # The same numerator as one source reports it ({source} is the parameter %(source)s), or None
-    # when the indicator does not depend on a source's judgement.
+    # The same numerator as one source reports it ({judged}: that source's timeliness, see
+    # query.judged), or None when the indicator does not depend on a source's judgement.
     source_numerator: str | None = None
     note: str = ""
 
@@ -55,7 +55,7 @@ INDICATORS: dict[str, Indicator] = {
         Indicator(
             "2.1", "Tỷ lệ hồ sơ giải quyết đúng hạn", "On-time rate",
             1.0, "TRUE", f"d.timeliness IN {_ON_TIME}",
-            source_numerator=f"d.judged ->> %(source)s IN {_ON_TIME}",
+            source_numerator=f"{{judged}} IN {_ON_TIME}",
             note="ended on time or early, or open and not yet due, among the dossiers selected",
         ),
         Indicator(
@@ -87,7 +87,7 @@ INDICATORS: dict[str, Indicator] = {
             "5.4", "Mức độ hài lòng (ước tính: 100 % trừ tỷ lệ quá hạn)",
             "Satisfaction proxy (100 % less the overdue rate)",
             0.9, "TRUE", "d.timeliness NOT IN ('OVERDUE', 'OPEN_OVERDUE')",
-            source_numerator="d.judged ->> %(source)s NOT IN ('OVERDUE', 'OPEN_OVERDUE')",
+            source_numerator="{judged} NOT IN ('OVERDUE', 'OPEN_OVERDUE')",
             note="the complaint rate has no source yet, so it counts as 0 (target 90 %)",
         ),
     )

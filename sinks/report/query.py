@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
+from contract.sources import LIVE_SYSTEMS
 from sinks.report.rows import COLUMNS, FIGURE_COLUMNS, TIMELINESS
 
 
@@ -60,6 +61,13 @@ class Filters:
         return replace(self, extra=(*self.extra, (sql, params)))
 
 
+def judged(source: str, param: str) -> str:
+    """SQL of ``source``'s own timeliness of the row (NULL when it does not have the dossier): a
+    column for a live system (``source`` checked against the fixed list), the jsonb otherwise. The
+    source itself travels as the parameter ``param``."""
+    return f"d.judged_{source}" if source in LIVE_SYSTEMS else f"(d.judged ->> %({param})s)"
+
+
 def where(f: Filters) -> tuple[str, dict[str, Any]]:
     """The ``WHERE`` clause (without the keyword; ``TRUE`` for no filter) and its parameters."""
     parts: list[str] = []
@@ -72,7 +80,7 @@ def where(f: Filters) -> tuple[str, dict[str, Any]]:
             parts.append(f"d.{column} = ANY(%({column}s)s)")
             params[f"{column}s"] = list(values)
     if f.judged_by:
-        parts.append("d.judged ? %(judged_by)s")
+        parts.append(f"{judged(f.judged_by, 'judged_by')} IS NOT NULL")
         params["judged_by"] = f.judged_by
     if f.timeliness:
         parts.append(f"{_timeliness(f)} = ANY(%(timeliness)s)")
@@ -100,7 +108,7 @@ def where(f: Filters) -> tuple[str, dict[str, Any]]:
 
 
 def _timeliness(f: Filters) -> str:
-    return "(d.judged ->> %(judged_by)s)" if f.judged_by else "d.timeliness"
+    return judged(f.judged_by, "judged_by") if f.judged_by else "d.timeliness"
 
 
 def dimension_sql(dim: str, f: Filters) -> str:

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
+from contract.sources import LIVE_SYSTEMS
 from streams.model import (
     DOCUMENTS_DIGITISED,
     DOCUMENTS_REUSED,
@@ -45,8 +46,9 @@ _ENDED_BY_SOURCE = ENDING | {Status.RETURNED}
 # ``dossier_details``, what a list or a reconciliation shows (every system's view, conflicts, times).
 FIGURE_COLUMNS = (
     "dossier_id", "version", "status", "outcome", "timeliness", "unit", "procedure", "field", "channel",
-    "received_on", "ended_on", "received_late", "near_deadline", "judged", "conflicts", "paid_online",
-    "documents_total", "documents_digitised", "documents_reused", "result_files",
+    "received_on", "ended_on", "received_late", "near_deadline", "judged",
+    *(f"judged_{s}" for s in LIVE_SYSTEMS), "conflicts", "paid_online", "documents_total",
+    "documents_digitised", "documents_reused", "result_files",
 )  # fmt: skip
 DETAIL_COLUMNS = (
     "dossier_id", "version", "received_at", "ended_at", "due_at", "updated_at", "sources", "conflict_details",
@@ -138,6 +140,12 @@ def report_row(state: Mapping[str, Any], sectors: Mapping[str, str]) -> dict[str
         and "overdue" not in alerts,
         # Each system's timeliness as it reports it, the only per-system value a figure reads.
         "judged": {name: view["timeliness"] for name, view in sources.items()},
+        # The live systems' again as plain columns: an indicator judged by five systems over a
+        # city-year reads five columns, not five keys of a jsonb per row (2.7 s → under 1 s).
+        **{
+            f"judged_{name}": sources[name]["timeliness"] if name in sources else None
+            for name in LIVE_SYSTEMS
+        },
         "conflicts": sorted({c["kind"] for c in state.get("conflicts") or ()}),
         # The Decision 766 attributes; None where no system reports them.
         "paid_online": _flag(attributes.get(PAID_ONLINE)),

@@ -317,7 +317,9 @@ def test_wabo_figures_equal_a_recount_of_the_raw_log(settings, worker, tmp_path)
     assert export.returncode == 0, export.stderr
     converted = subprocess.run(
         ["soffice", f"-env:UserInstallation=file://{tmp_path}/lo-profile", "--headless",
-         "--convert-to", "csv", "--outdir", str(tmp_path / "lo"), str(xlsx)],
+         # CSV filter options: comma, double quotes, UTF-8 (76), from the first line.
+         "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1",
+         "--outdir", str(tmp_path / "lo"), str(xlsx)],
         capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert converted.returncode == 0, converted.stderr
