@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -23,9 +24,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from redis import Redis
 from redis.exceptions import RedisError
+from starlette.background import BackgroundTask
 
 from contract.settings import Settings, get_settings
 from dongbo import export as ex
@@ -181,24 +183,15 @@ def create_app() -> FastAPI:
         if format not in ex.FORMATS or lang not in ("vi", "en"):
             raise sr.UsageError("format: csv or xlsx; lang: vi or en")
         f = sr.filters(store, _scoped(req, who))
-        ind = sr.indicator(indicator)
-        extra: list[tuple[str, str, str]] = []
-        cells: list[Any] = []
-        if ind is not None:
-            f = f.with_predicate(ind.denominator)
-            hits = {r["dossier_id"] for r in store.members(f.with_predicate(ind.numerator), ("dossier_id",))}
-            extra.append(("counts", f"Đạt chỉ số {ind.id} (theo quy định)", f"Counts in {ind.id} (legal)"))
-            cells.append(lambda row: row["dossier_id"] in hits)
-        sources = store.sources_present()
         path = Path(tempfile.mkdtemp()) / f"ho-so.{format}"
-        ex.write(path, format, ex.headers(sources, lang, extra),
-                 ex.table_rows(store.members(f), sources, lang, cells), lambda _n: None)  # fmt: skip
+        ex.export_dossiers(store, f, sr.indicator(indicator), path, format, lang, lambda _n: None)
+        cleanup = BackgroundTask(shutil.rmtree, path.parent, ignore_errors=True)  # after it is sent
         if format == "csv":
             disposition = {"Content-Disposition": f"attachment; filename={path.name}"}
-            return StreamingResponse(
-                iter([path.read_bytes()]), media_type="text/csv; charset=utf-8", headers=disposition
+            return FileResponse(
+                path, media_type="text/csv; charset=utf-8", headers=disposition, background=cleanup
             )
-        return FileResponse(path, filename=path.name)
+        return FileResponse(path, filename=path.name, background=cleanup)
 
     @app.get("/reconcile", summary="Dossiers on which two systems disagree, since when and why")
     def reconcile(

@@ -272,17 +272,7 @@ def export(
         f = _filters(store, unit=unit, procedure=procedure, field=field, channel=channel, source=source,
                      status=status, outcome=outcome, start=start, end=end, period_by=period_by,
                      judged_by=judged_by)  # fmt: skip
-        extra: list[tuple[str, str, str]] = []
-        cells: list[Any] = []
-        if ind is not None:
-            f = f.with_predicate(ind.denominator)
-            hits = {r["dossier_id"] for r in store.members(f.with_predicate(ind.numerator), ("dossier_id",))}
-            extra.append(("counts", f"Đạt chỉ số {ind.id} (theo quy định)", f"Counts in {ind.id} (legal)"))
-            cells.append(lambda row: row["dossier_id"] in hits)
-        sources = [s for s in store.sources_present()]
-        head = ex.headers(sources, lang, extra)
-        n = ex.write(output, fmt, head, ex.table_rows(store.members(f), sources, lang, cells),
-                     lambda k: _say(f"  {k:,} rows written"))  # fmt: skip
+        n = ex.export_dossiers(store, f, ind, output, fmt, lang, lambda k: _say(f"  {k:,} rows written"))
     finally:
         store.conn.close()
     typer.echo(

@@ -127,3 +127,25 @@ def write(
             progress(n)
     wb.save(path)
     return n
+
+
+def export_dossiers(
+    store: Any, f: Any, indicator: Any, path: Path, fmt: str, lang: str, progress: Callable[[int], None]
+) -> int:
+    """The dossiers a filter selects (with an indicator: its denominator's, and a column saying which
+    count in its numerator) written to ``path``; the CLI and the API both export through here."""
+    extra: list[tuple[str, str, str]] = []
+    cells: list[Callable[[Mapping[str, Any]], Any]] = []
+    if indicator is not None:
+        f = f.with_predicate(indicator.denominator)
+        hits = {
+            r["dossier_id"] for r in store.members(f.with_predicate(indicator.numerator), ("dossier_id",))
+        }
+        extra.append(
+            ("counts", f"Đạt chỉ số {indicator.id} (theo quy định)", f"Counts in {indicator.id} (legal)")
+        )
+        cells.append(lambda row: row["dossier_id"] in hits)
+    sources = store.sources_present()
+    return write(
+        path, fmt, headers(sources, lang, extra), table_rows(store.members(f), sources, lang, cells), progress
+    )
