@@ -9,11 +9,14 @@ and is started detached so that it outlives the command that started it. ``up`` 
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -104,6 +107,9 @@ class _Service:
     def _user(self) -> str | None:
         return self.run_as if self.run_as and os.geteuid() == 0 else None
 
+    def _cwd(self) -> Path:
+        return self.home
+
     def pid(self) -> int | None:
         try:
             pid = int(self.pidfile.read_text().strip())
@@ -141,7 +147,7 @@ class _Service:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                cwd=self.home,
+                cwd=self._cwd(),
                 start_new_session=True,  # outlives `dongbo stack up`, not killed by its Ctrl-C
                 user=self._user(),
             )
@@ -361,7 +367,20 @@ class Postgres(_Service):
 
     @property
     def data(self) -> Path:
-        return self.home / "data"
+        return self.server_home / "data"
+
+    def _cwd(self) -> Path:
+        return self.server_home
+
+    @property
+    def server_home(self) -> Path:
+        """Where the server keeps its data and socket: the stack home, unless the server runs as
+        ``postgres`` and cannot reach it (a project checked out under a private home directory);
+        then a folder of its own under the system's temporary directory, named after the home."""
+        if self._user() is None or _reachable_by_others(self.home):
+            return self.home
+        tag = hashlib.sha1(str(self.home.resolve()).encode()).hexdigest()[:10]
+        return Path(tempfile.gettempdir()) / f"dongbo-postgres-{tag}"
 
     def _bin(self, name: str) -> str:
         found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
@@ -376,21 +395,25 @@ class Postgres(_Service):
     def _prepare(self) -> None:
         user = self._user()
         if user:
-            shutil.chown(self.home, user, user)
+            self.server_home.mkdir(parents=True, exist_ok=True)
+            shutil.chown(self.server_home, user, user)
+            if self.server_home != self.home:
+                self.log(f"{self.name}: {self.home} is private to its owner; data in {self.server_home}")
         if (self.data / "PG_VERSION").exists():
             return
         self.log(f"{self.name}: creating the database cluster in {self.data}")
         subprocess.run(
             [self._bin("initdb"), "-D", str(self.data), "-U", self.url.username or "dongbo", "-A", "trust",
              "-E", "UTF8", "--locale=C.UTF-8"],
-            check=True, capture_output=True, user=user, cwd=self.home,
+            check=True, capture_output=True, user=user, cwd=self.server_home,
         )  # fmt: skip
 
     def _command(self) -> list[str]:
         host, port = self.host_port
         return [
-            self._bin("postgres"), "-D", str(self.data), "-h", host, "-p", str(port), "-k", str(self.home),
-            "-c", "max_connections=50", "-c", "shared_buffers=128MB", "-c", "work_mem=32MB",
+            self._bin("postgres"), "-D", str(self.data), "-h", host, "-p", str(port),
+            "-k", str(self.server_home), "-c", "max_connections=50", "-c", "shared_buffers=128MB",
+            "-c", "work_mem=32MB",
         ]  # fmt: skip
 
     def _connect(self, dbname: str) -> Any:
@@ -424,6 +447,14 @@ class Postgres(_Service):
 
 MONITORING = PROJECT_ROOT / "monitoring"
 RULES = MONITORING / "prometheus" / "rules"
+
+
+def _reachable_by_others(path: Path) -> bool:
+    """Every folder from the root to ``path`` lets other users through (the execute bit)."""
+    for folder in [path.resolve(), *path.resolve().parents]:
+        if folder.exists() and not folder.stat().st_mode & stat.S_IXOTH:
+            return False
+    return True
 
 
 def _debian_binary(svc: _Service, names: tuple[str, ...], package: str) -> str:
