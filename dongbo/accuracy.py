@@ -235,17 +235,7 @@ def load_states(settings: Settings, ids: Iterable[str]) -> dict[str, dict[str, A
     """The engine's current state of each dossier, from Redis (the sink of ``dossier.state``)."""
     from redis import Redis
 
-    from sinks.redis_sink import keys_for
+    from sinks.redis_sink import keys_for, read_field
 
-    client, keys = Redis.from_url(settings.redis.url), keys_for(settings)
-    wanted = list(ids)
-    out: dict[str, dict[str, Any]] = {}
-    for i in range(0, len(wanted), 1000):
-        chunk = wanted[i : i + 1000]
-        pipe = client.pipeline(transaction=False)
-        for d in chunk:
-            pipe.hget(keys.dossier(d), "json")
-        for d, raw in zip(chunk, pipe.execute(), strict=True):
-            if raw is not None:
-                out[d] = json.loads(raw)
-    return out
+    raw = read_field(Redis.from_url(settings.redis.url), keys_for(settings), list(ids), "json")
+    return {d: json.loads(doc) for d, doc in raw.items() if doc is not None}

@@ -4,17 +4,33 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from contract.settings import Settings
 
 
+def partitions_of(settings: Settings, topic: str, timeout: float = 10.0) -> list[int]:
+    consumer = Consumer({**settings.kafka.client_config(), "group.id": f"dongbo-meta-{uuid.uuid4().hex[:8]}"})
+    try:
+        md = consumer.list_topics(topic, timeout=timeout).topics[topic]
+        if md.error is not None:
+            raise RuntimeError(f"topic {topic}: {md.error}")
+        return sorted(md.partitions)
+    finally:
+        consumer.close()
+
+
 def read_to_end(
-    settings: Settings, topic: str, timeout: float = 10.0, purpose: str = "reader"
+    settings: Settings,
+    topic: str,
+    timeout: float = 10.0,
+    purpose: str = "reader",
+    partitions: Sequence[int] | None = None,
 ) -> Iterator[Message]:
-    """Every record of ``topic`` present when called, partition by partition in offset order.
+    """Every record of ``topic`` (of ``partitions`` only, if given) present when called, in
+    offset order within a partition.
 
     No consumer group is joined or committed (assigned partitions, a throw-away group id), so a
     reader never disturbs the sinks or workers."""
@@ -27,7 +43,7 @@ def read_to_end(
         if md.error is not None:
             raise RuntimeError(f"topic {topic}: {md.error}")
         parts = []
-        for p in md.partitions:
+        for p in sorted(md.partitions) if partitions is None else partitions:
             low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
             if high > low:
                 parts.append((p, low, high))

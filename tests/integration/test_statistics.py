@@ -236,6 +236,21 @@ def test_simulated_city_verifies_loses_its_stores_and_rebuilds_the_same(settings
     finally:
         store.conn.close()
 
+    # A row changed behind the sink's back, and a row with no state: both named.
+    tampered = open_store(settings)
+    victim = sorted(present)[0]
+    with tampered.conn.transaction():
+        tampered.conn.execute("UPDATE dossiers SET unit = 'NOWHERE' WHERE dossier_id = %s", (victim,))
+        tampered.conn.execute(  # a copy of its row under an id no state has
+            'INSERT INTO dossiers SELECT (jsonb_populate_record(d, \'{"dossier_id": "GHOST-1"}\')).* '
+            "FROM dossiers d WHERE dossier_id = %s",
+            (victim,),
+        )
+    tampered.conn.close()
+    found = verify(settings, print)
+    assert f"report: {victim} differs in unit" in "\n".join(found.problems)
+    assert "report: GHOST-1 is stored but has no state on the topic" in found.problems
+
     # Both stores lost: verify fails loudly, rebuild restores the very same figures.
     lost = open_store(settings)
     lost.clear()
