@@ -164,7 +164,7 @@ def create_app() -> FastAPI:
         assert ind is not None
         req = _scoped(req, who)
         f = sr.filters(store, req)
-        sources = [s for s in store.sources_present()] if ind.source_numerator else []
+        sources = store.sources_present() if ind.source_numerator else []
         return {
             "indicator": indicator_id,
             "rows": store.indicator(ind, f, sr.check_by(req.by), sources),

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from contract.settings import get_settings
+from dongbo.cli_output import fail, say
 
 app = typer.Typer(
     name="dongbo",
@@ -21,15 +22,6 @@ stack_app = typer.Typer(help="The local stack without Docker: Kafka (KRaft) and 
 app.add_typer(stack_app, name="stack")
 
 
-def _say(msg: str) -> None:
-    typer.echo(msg, err=True)
-
-
-def _fail(msg: str, code: int = 1) -> None:
-    typer.secho(f"error: {msg}", err=True, fg=typer.colors.RED)
-    raise typer.Exit(code)
-
-
 @stack_app.command("up")
 def stack_up(
     service: list[str] = typer.Option(
@@ -40,10 +32,10 @@ def stack_up(
     from dongbo import stack
 
     try:
-        for st in stack.up(get_settings(), _say, service or None):
+        for st in stack.up(get_settings(), say, service or None):
             typer.echo(f"{st.name:<12} up    pid {st.pid:<8} {st.address}")
     except stack.StackError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @stack_app.command("down")
@@ -55,8 +47,8 @@ def stack_down(
     from dongbo.demo import stop_worker
 
     if not service and stop_worker(get_settings()):
-        _say("worker: stopped")
-    stack.down(get_settings(), _say, service or None)
+        say("worker: stopped")
+    stack.down(get_settings(), say, service or None)
 
 
 @stack_app.command("status")
@@ -97,9 +89,9 @@ def sink(
     from dongbo.sink import run_sink
 
     try:
-        run_sink(get_settings(), name, batch, _say)
+        run_sink(get_settings(), name, batch, say)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @app.command("notify")
@@ -117,11 +109,11 @@ def notify(
         if check_only:
             subs = load_subscriptions(path)
             units = sorted({u for s in subs for u in s.units})
-            _say(f"{path}: {len(subs)} official(s), {len(units)} unit(s): valid")
+            say(f"{path}: {len(subs)} official(s), {len(units)} unit(s): valid")
             return
-        run_notify(get_settings(), path, _say)
+        run_notify(get_settings(), path, say)
     except (SubscriptionError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @app.command("dossier")
@@ -137,7 +129,7 @@ def dossier(
     try:
         doc = render_dossier(get_settings(), dossier_id)
     except DossierNotFound as exc:
-        _fail(str(exc), code=2)
+        fail(str(exc), code=2)
         return
     text = doc.pop("_text")
     typer.echo(json.dumps(doc, ensure_ascii=False, indent=2) if as_json else text)
@@ -179,7 +171,7 @@ def accuracy(
     truths = list(read_truth(truth))
     end = datetime.fromisoformat(as_of) if as_of else truth_end(truth)
     if end is None:
-        _fail("the truth has no summary file with its end time: give --as-of")
+        fail("the truth has no summary file with its end time: give --as-of")
         return
     if replay_dir is not None:
         from dongbo.replay import replay
@@ -193,7 +185,7 @@ def accuracy(
         try:
             replayed = replay(replay_dir, worker_policy(settings), settings.kafka.partitions, said, until=end)
         except FileNotFoundError as exc:
-            _fail(str(exc), code=2)
+            fail(str(exc), code=2)
             return
         typer.echo(f"replayed {replayed.records:,} records in-process; dead letters: "
                    f"{dict(replayed.dead_letters) or 'none'}", err=True)  # fmt: skip
@@ -229,14 +221,14 @@ def watermark(
                 ),
             )
             if lag:
-                _fail(f"the worker still has {lag} message(s) to process: is `dongbo worker` running?")
+                fail(f"the worker still has {lag} message(s) to process: is `dongbo worker` running?")
                 return
             typer.echo(f"stream time moved to {when.isoformat()} on every partition; the worker caught up")
         else:
             n = send_watermark(get_settings(), when)
             typer.echo(f"sent a watermark tick to {n} partition(s): {when.isoformat()}")
     except ValueError as exc:
-        _fail(f"{exc} (expected an ISO time with its offset, e.g. 2026-03-12T00:00:00+07:00)", code=2)
+        fail(f"{exc} (expected an ISO time with its offset, e.g. 2026-03-12T00:00:00+07:00)", code=2)
 
 
 # -- sub-commands contributed by other modules (one line each) ---------------------------------

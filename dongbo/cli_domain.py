@@ -14,6 +14,7 @@ import typer
 from pydantic import ValidationError
 
 from contract.settings import DomainSettings
+from dongbo.cli_output import fail
 from streams.configured import calendar_book, catalogue, catalogue_path, deadline_policy
 from streams.domain.calendar import BusinessCalendar, DayKind, day_name
 from streams.domain.catalogue import NoVersionAt, ProcedureVersion, UnknownProcedure
@@ -38,11 +39,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(calendar_app, name="calendar")
     app.add_typer(catalogue_app, name="catalogue")
     app.command("deadline")(deadline)
-
-
-def _fail(msg: str, code: int = 1) -> None:
-    typer.secho(f"error: {msg}", err=True, fg=typer.colors.RED)
-    raise typer.Exit(code)
 
 
 def parse_when(text: str, option: str = "--received") -> datetime:
@@ -73,16 +69,14 @@ def _settings() -> DomainSettings:
         deadline_policy(settings)  # checks the choices (receipt rules, extension judgement)
         return settings
     except (ValidationError, ValueError) as exc:
-        _fail(f"a DONGBO_DOMAIN_* setting is not valid:\n{exc}")
-        raise  # unreachable: _fail exits
+        fail(f"a DONGBO_DOMAIN_* setting is not valid:\n{exc}")
 
 
 def _calendar(settings: DomainSettings, unit_code: str | None) -> BusinessCalendar:
     try:
         return calendar_book(settings).for_unit(unit_code)
     except (OSError, ValueError) as exc:
-        _fail(f"the calendar data cannot be used: {exc}")
-        raise  # unreachable: _fail exits
+        fail(f"the calendar data cannot be used: {exc}")
 
 
 # -- calendar -----------------------------------------------------------------------------------
@@ -105,7 +99,7 @@ def calendar_show(
     settings = _settings()
     cal = _calendar(settings, unit_code)
     if not 1995 <= year <= 2199:
-        _fail(f"year {year} is outside the calendar's range 1995–2199")
+        fail(f"year {year} is outside the calendar's range 1995–2199")
     uncertain = {
         d for d, o in {**cal.overrides.days_off, **cal.overrides.working_days}.items() if not o.certain
     }
@@ -144,11 +138,11 @@ def catalogue_load(
 ) -> None:
     """Validate a catalogue file and install it where DONGBO_DOMAIN_CATALOGUE_PATH points (as YAML)."""
     if not file.exists():
-        _fail(f"{file} does not exist: give the path of a .yaml or .csv catalogue")
+        fail(f"{file} does not exist: give the path of a .yaml or .csv catalogue")
     try:
         catalogue = load_catalogue(file)
     except CatalogueError as exc:
-        _fail(f"{exc}\nnothing was installed; fix the lines above and run the command again", code=2)
+        fail(f"{exc}\nnothing was installed; fix the lines above and run the command again", code=2)
         return
     versions = sum(len(p.versions) for p in catalogue)
     for p in catalogue:
@@ -171,10 +165,10 @@ def catalogue_show(
     try:
         proc = catalogue(settings).get(code)
     except UnknownProcedure as exc:
-        _fail(f"{exc}; `dongbo catalogue load FILE` installs another catalogue", code=2)
+        fail(f"{exc}; `dongbo catalogue load FILE` installs another catalogue", code=2)
         return
     except CatalogueError as exc:
-        _fail(f"the installed catalogue is not valid:\n{exc}")
+        fail(f"the installed catalogue is not valid:\n{exc}")
         return
     if as_json:
         doc = {
@@ -244,10 +238,10 @@ def deadline(
         try:
             the_limit: Limit | ProcedureVersion = catalogue(settings).lookup(procedure, received_at)
         except (UnknownProcedure, NoVersionAt) as exc:
-            _fail(str(exc), code=2)
+            fail(str(exc), code=2)
             return
         except CatalogueError as exc:
-            _fail(f"the installed catalogue is not valid:\n{exc}")
+            fail(f"the installed catalogue is not valid:\n{exc}")
             return
     elif limit is None or unit is None:
         raise typer.BadParameter(

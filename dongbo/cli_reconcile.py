@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from contract.settings import get_settings
+from dongbo.cli_output import fail, usage
 from dongbo.cli_stats import (
     CHANNEL,
     END,
@@ -16,7 +17,6 @@ from dongbo.cli_stats import (
     START,
     STATUS,
     UNIT,
-    USAGE,
     render,
 )  # fmt: skip
 
@@ -44,17 +44,16 @@ def reconcile(
     """Every dossier on which two systems disagree (presence, status, due date, overdue flag,
     outcome as each reports it), since when, and the cause dongbo found; then a summary by cause.
     The report an official sends to a ministry."""
+    import psycopg
+
     from dongbo import stats_request as sr
-    from dongbo.cli_stats import _fail, _store
+    from dongbo.cli_stats import _store
     from sinks.report import reconcile as rc
 
     if len(between) != 2 or between[0] == between[1]:
-        typer.secho("error: --between: name two different systems (--between portal --between onestop)",
-                    err=True, fg=typer.colors.RED)  # fmt: skip
-        raise typer.Exit(USAGE)
+        usage("--between: name two different systems (--between portal --between onestop)")
     if fmt not in ("table", "json", "csv"):
-        typer.secho(f"error: --format {fmt!r}: choose table, json or csv", err=True, fg=typer.colors.RED)
-        raise typer.Exit(USAGE)
+        usage(f"--format {fmt!r}: choose table, json or csv")
     store = _store()
     try:
         req = sr.StatsRequest(units=unit or (), procedures=procedure or (), fields=field or (),
@@ -63,11 +62,9 @@ def reconcile(
         sr.known_systems(store, between)
         lines = store.reconcile(sr.filters(store, req), between[0], between[1])
     except sr.UsageError as exc:
-        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(USAGE) from None
-    except Exception as exc:  # a store error mid-query: say it, do not dump a traceback at officials
-        _fail(f"{type(exc).__name__}: {exc}")
-        raise
+        usage(str(exc))
+    except psycopg.Error as exc:  # a store error mid-query: say it, no traceback at officials
+        fail(f"the reporting store failed: {exc}")
     finally:
         store.conn.close()
     text = render(lines, fmt)

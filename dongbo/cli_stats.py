@@ -14,6 +14,7 @@ from typing import Any
 import typer
 
 from contract.settings import get_settings
+from dongbo.cli_output import fail, say, usage
 
 stats_app = typer.Typer(
     help="Statistics (thống kê) from the reporting store: figures by period and dimension, the Decision "
@@ -44,26 +45,10 @@ INDICATOR = typer.Option(
     None, "--indicator", help="a Decision 766 indicator id (1.4, 2.1, 3.3, 3.6, 4.1, 4.2, 4.3, 5.4)"
 )
 
-USAGE = 2
-
 
 def register(app: typer.Typer) -> None:
     app.add_typer(stats_app, name="stats")
     app.command("export")(export)
-
-
-def _usage(msg: str) -> None:
-    typer.secho(f"error: {msg}", err=True, fg=typer.colors.RED)
-    raise typer.Exit(USAGE)
-
-
-def _fail(msg: str) -> None:
-    typer.secho(f"error: {msg}", err=True, fg=typer.colors.RED)
-    raise typer.Exit(1)
-
-
-def _say(msg: str) -> None:
-    typer.echo(msg, err=True)
 
 
 def _store() -> Any:
@@ -73,7 +58,7 @@ def _store() -> Any:
     try:
         return open_store(get_settings())
     except StoreUnavailable as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _filters(store: Any, **given: Any) -> Any:
@@ -88,7 +73,7 @@ def _filters(store: Any, **given: Any) -> Any:
             period_by=given["period_by"], judged_by=given["judged_by"],
         ))  # fmt: skip
     except sr.UsageError as exc:
-        _usage(str(exc))
+        usage(str(exc))
 
 
 def _indicator(indicator_id: str | None) -> Any:
@@ -97,7 +82,7 @@ def _indicator(indicator_id: str | None) -> Any:
     try:
         return sr.indicator(indicator_id)
     except sr.UsageError as exc:
-        _usage(str(exc))
+        usage(str(exc))
 
 
 def _plain(value: Any) -> Any:
@@ -168,11 +153,11 @@ def stats(
     from sinks.report.query import QueryError
 
     if fmt not in ("table", "json", "csv"):
-        _usage(f"--format {fmt!r}: choose table, json or csv")
+        usage(f"--format {fmt!r}: choose table, json or csv")
     try:
         by = sr.check_by(by or ())
     except sr.UsageError as exc:
-        _usage(str(exc))
+        usage(str(exc))
     ind = _indicator(indicator)
     store = _store()
     try:
@@ -185,7 +170,7 @@ def stats(
                 rows = []
             typer.echo(render(rows, fmt))
             return
-        sources = [s for s in store.sources_present() if s != "import"] if ind.source_numerator else []
+        sources = store.sources_present() if ind.source_numerator else []
         rows = store.indicator(ind, f, by, sources)
         if fmt == "table":
             typer.echo(f"{ind.id} {ind.name_vi} / {ind.name_en}: {ind.note}; target {ind.target:.0%}")
@@ -197,7 +182,7 @@ def stats(
                     typer.echo(f"\n{src} vs the legal judgement, dossiers counted differently, by cause:")
                     typer.echo(render(diff, fmt))
     except QueryError as exc:
-        _usage(str(exc))
+        usage(str(exc))
     finally:
         store.conn.close()
 
@@ -208,13 +193,13 @@ def verify_cmd() -> None:
     Exit code 1 and every difference listed when they differ."""
     from dongbo.stats import verify
 
-    result = verify(get_settings(), _say)
+    result = verify(get_settings(), say)
     for problem in result.problems[:200]:
         typer.echo(problem)
     if len(result.problems) > 200:
         typer.echo(f"... and {len(result.problems) - 200:,} more")
     if not result.ok:
-        _fail(f"{len(result.problems):,} difference(s) between the stores and the recount of "
+        fail(f"{len(result.problems):,} difference(s) between the stores and the recount of "
               f"{result.dossiers:,} dossiers: run `dongbo stats rebuild` once the sinks have "
               "caught up")  # fmt: skip
     typer.echo(f"ok: {result.dossiers:,} dossiers; reporting store "
@@ -233,8 +218,8 @@ def rebuild_cmd(
     chosen = tuple(store or ("report", "redis"))
     bad = [s for s in chosen if s not in ("report", "redis")]
     if bad:
-        _usage(f"--store {bad}: choose report or redis")
-    n = rebuild(get_settings(), _say, chosen)
+        usage(f"--store {bad}: choose report or redis")
+    n = rebuild(get_settings(), say, chosen)
     typer.echo(f"rebuilt {', '.join(chosen)} from {n:,} dossier states")
 
 
@@ -263,16 +248,16 @@ def export(
 
     fmt = (fmt or output.suffix.lstrip(".") or "csv").lower()
     if fmt not in ex.FORMATS:
-        _usage(f"--format {fmt!r}: choose csv or xlsx")
+        usage(f"--format {fmt!r}: choose csv or xlsx")
     if lang not in ("vi", "en"):
-        _usage(f"--lang {lang!r}: choose vi or en")
+        usage(f"--lang {lang!r}: choose vi or en")
     ind = _indicator(indicator)
     store = _store()
     try:
         f = _filters(store, unit=unit, procedure=procedure, field=field, channel=channel, source=source,
                      status=status, outcome=outcome, start=start, end=end, period_by=period_by,
                      judged_by=judged_by)  # fmt: skip
-        n = ex.export_dossiers(store, f, ind, output, fmt, lang, lambda k: _say(f"  {k:,} rows written"))
+        n = ex.export_dossiers(store, f, ind, output, fmt, lang, lambda k: say(f"  {k:,} rows written"))
     finally:
         store.conn.close()
     typer.echo(

@@ -10,7 +10,6 @@ version-guarded writes, so it is safe while the sinks run.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -226,7 +225,3 @@ def rebuild(
     finally:
         if store is not None:
             store.conn.close()
-
-
-def to_jsonable(rows: list[dict[str, Any]]) -> str:
-    return json.dumps(rows, ensure_ascii=False, default=str, indent=1)

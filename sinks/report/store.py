@@ -30,6 +30,12 @@ SELECT 1 FROM information_schema.columns
 WHERE table_schema = current_schema() AND table_name = 'dossiers' AND column_name = 'sources'
 """
 
+_LAYOUT_COLUMNS = """
+SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema()
+  AND ((table_name = 'dossiers' AND column_name = ANY(%s))
+    OR (table_name = 'dossier_details' AND column_name = ANY(%s)))
+"""
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS dossiers (
     dossier_id text PRIMARY KEY,
@@ -133,6 +139,8 @@ class ReportStore:
 
     def __init__(self, conn: psycopg.Connection[Any], sectors: Mapping[str, str]) -> None:
         self.conn, self.sectors = conn, sectors
+        if self._current(conn):
+            return  # a reader (each API request, each CLI call) takes no DDL lock
         with conn.transaction():
             if conn.execute(OLD_LAYOUT).fetchone() is not None:
                 log.warning(
@@ -140,6 +148,14 @@ class ReportStore:
                 )
                 conn.execute("DROP TABLE dossiers")
             conn.execute(SCHEMA)
+
+    @staticmethod
+    def _current(conn: psycopg.Connection[Any]) -> bool:
+        """Both tables exist with every column of this layout (then nothing is created or altered:
+        ``ALTER TABLE ... IF NOT EXISTS`` still locks the table)."""
+        row = conn.execute(_LAYOUT_COLUMNS, (list(FIGURE_COLUMNS), list(DETAIL_COLUMNS))).fetchone()
+        conn.rollback()
+        return row is not None and int(row[0]) == len(FIGURE_COLUMNS) + len(DETAIL_COLUMNS)
 
     # -- writes --------------------------------------------------------------------------------
     def write(self, states: Sequence[Mapping[str, Any]]) -> int:
@@ -248,9 +264,6 @@ class ReportStore:
         """One line per dossier on which systems ``a`` and ``b`` disagree (``sinks.report.reconcile``)."""
         sql, params = reconcile.candidates(f, a, b)
         return reconcile.report_lines(self._rows(sql, params), a, b)
-
-    def all_rows(self) -> Iterator[dict[str, Any]]:
-        yield from self.members(query.Filters())
 
 
 class ReportSink:
