@@ -9,7 +9,6 @@ import json
 import re
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from email import message_from_string
@@ -199,12 +198,20 @@ def test_a_sigkilled_notifier_neither_loses_nor_doubles_and_a_failing_webhook_is
             time.sleep(3)  # anything doubled would show by now
         finally:
             notifier.stop()
-        ids = Counter(m["Message-ID"] for m in inbox.mails)
-        got = Counter(re.search(r"(D-\d+)", s).group(1) for s in inbox.subjects())
-        assert got == Counter(dossiers), f"mails per dossier differ: {got - Counter(dossiers)}"
-        assert all(c == 1 for c in ids.values())
+        # Nothing lost, nothing doubled: one message per dossier and channel. The documented window
+        # (docs/notifications.md): a message the server accepted just before the SIGKILL, not yet
+        # marked sent, goes again with the same id for the receiver to drop. So at most the one
+        # message in flight per channel repeats, and only ever under its own id.
+        mails = {
+            (re.search(r"(D-\d+)", subject).group(1), m["Message-ID"])
+            for subject, m in zip(inbox.subjects(), inbox.mails, strict=True)
+        }
+        assert sorted(d for d, _id in mails) == dossiers, "one distinct mail per dossier"
+        assert len(inbox.mails) - len(mails) <= 1, f"{len(inbox.mails) - len(mails)} mails repeated"
+        posts = {(d["dossier_id"], p["message_id"]) for p in inbox.posts for d in p["dossiers"]}
+        assert sorted(d for d, _id in posts) == dossiers, "one distinct post per dossier"
+        assert len(inbox.posts) - len(posts) <= 1
         assert inbox.refused == 3  # the webhook was down three times; its notices were kept and retried
-        assert Counter(d["dossier_id"] for p in inbox.posts for d in p["dossiers"]) == Counter(dossiers)
         log = (tmp_path / "notify.log").read_text()
         assert "retried in" in log
     # What the outbox recorded: every notice sent, none pending.
