@@ -194,12 +194,35 @@ class NotifySettings(BaseSettings):
     max_backoff: float = Field(300.0, description="seconds between retries of a failing channel, at most")
 
 
+# The key the repository ships so that the demo and the tests run: public, so it protects nothing.
+# Refused outside the development profile (``refuse_development_secrets``).
+DEV_HMAC_KEY = "dongbo-dev-only-key"
+
+
 class PrivacySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DONGBO_PRIVACY_", extra="ignore")
 
     hmac_key: SecretStr = Field(
-        SecretStr("dongbo-dev-only-key"), description="key of the applicant pseudonymisation HMAC"
+        SecretStr(DEV_HMAC_KEY), description="key of the applicant pseudonymisation HMAC"
     )
+    hmac_key_file: Path | None = Field(
+        None, description="file holding the HMAC key (a mounted secret); wins over hmac_key"
+    )
+
+    def key(self) -> SecretStr:
+        """The key in force: the file's content (surrounding blanks dropped) when a file is set."""
+        if self.hmac_key_file is None:
+            return self.hmac_key
+        try:
+            text = self.hmac_key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise InsecureSettings(
+                f"cannot read the pseudonymisation key file {self.hmac_key_file} "
+                f"(DONGBO_PRIVACY_HMAC_KEY_FILE): {exc.strerror or exc}"
+            ) from None
+        if not text:
+            raise InsecureSettings(f"the pseudonymisation key file {self.hmac_key_file} is empty")
+        return SecretStr(text)
 
 
 class DomainSettings(BaseSettings):
@@ -242,6 +265,11 @@ class DomainSettings(BaseSettings):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
+    # development: the demo, the tests, a laptop (the built-in development secrets are accepted);
+    # production: anything else (they are refused at start, ``refuse_development_secrets``).
+    profile: Literal["development", "production"] = Field(
+        "development", validation_alias="DONGBO_PROFILE", description="development | production"
+    )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
@@ -254,6 +282,24 @@ class Settings(BaseSettings):
     domain: DomainSettings = Field(default_factory=DomainSettings)
 
 
+class InsecureSettings(ValueError):
+    """Settings a process must not run with (what to set is in the message)."""
+
+
+def refuse_development_secrets(settings: Settings, who: str) -> None:
+    """Outside the development profile, refuse to start with the secrets the repository ships: a
+    pseudonym made with a public key can be reversed by hashing every identity number."""
+    if settings.profile == "development":
+        return
+    if settings.privacy.key().get_secret_value() == DEV_HMAC_KEY:
+        raise InsecureSettings(
+            f"{who} will not start in the {settings.profile} profile with the built-in development "
+            "pseudonymisation key: put the city's key in a file readable only by dongbo and set "
+            "DONGBO_PRIVACY_HMAC_KEY_FILE to it (or DONGBO_PRIVACY_HMAC_KEY), or set "
+            "DONGBO_PROFILE=development on a test machine"
+        )
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
@@ -262,6 +308,7 @@ def get_settings() -> Settings:
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a child process (a worker, a CLI) see these same settings."""
     env = {
+        "DONGBO_PROFILE": settings.profile,
         "DONGBO_KAFKA_BOOTSTRAP": settings.kafka.bootstrap,
         "DONGBO_KAFKA_PARTITIONS": str(settings.kafka.partitions),
         "DONGBO_KAFKA_REPLICATION": str(settings.kafka.replication),
@@ -274,6 +321,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "DONGBO_MONITORING_PROMETHEUS": settings.monitoring.prometheus,
         "DONGBO_MONITORING_ALERTMANAGER": settings.monitoring.alertmanager,
     }
+    if settings.privacy.hmac_key_file is not None:  # the file, never the key itself
+        env["DONGBO_PRIVACY_HMAC_KEY_FILE"] = str(settings.privacy.hmac_key_file)
     for name in type(settings.notify).model_fields:
         env[f"DONGBO_NOTIFY_{name.upper()}"] = str(getattr(settings.notify, name))
     # Every worker setting, from its own fields: a new setting cannot be forgotten here.

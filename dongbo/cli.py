@@ -72,9 +72,13 @@ def worker(
     """Run the Faust stream worker: normalise, merge, publish the unified state, conflicts and alerts.
 
     Start several (same settings) to share the partitions; the sinks run apart (`dongbo sink`)."""
+    from contract.settings import InsecureSettings
     from streams.app import run_worker
 
-    run_worker(get_settings(), loglevel)
+    try:
+        run_worker(get_settings(), loglevel)
+    except InsecureSettings as exc:
+        fail(str(exc))
 
 
 @app.command("sink")

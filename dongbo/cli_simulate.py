@@ -78,7 +78,7 @@ def simulate(
     """
     from dataclasses import replace
 
-    from contract.settings import get_settings
+    from contract.settings import InsecureSettings, get_settings
     from producers.simulator import SimulationConfig, run_simulation
     from producers.simulator.config import fault_preset, setting_names, with_settings
     from producers.simulator.workload import SimulationError
@@ -131,7 +131,7 @@ def simulate(
         summary = run_simulation(
             get_settings(), config, truth_path=truth, progress=say, out=out, dry_run=dry_run
         )
-    except SimulationError as exc:
+    except (SimulationError, InsecureSettings) as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from exc
     typer.echo(summary.report())

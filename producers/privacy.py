@@ -15,7 +15,7 @@ import unicodedata
 
 from pydantic import SecretStr
 
-from contract.settings import PrivacySettings, get_settings
+from contract.settings import Settings, get_settings, refuse_development_secrets
 
 REF_HEX_CHARS = 32  # 128 bits: no collision among a country's population, short enough to index
 
@@ -40,9 +40,13 @@ class Pseudonymiser:
             raise ValueError("the pseudonymisation key is empty")
 
     @classmethod
-    def from_settings(cls, settings: PrivacySettings | None = None) -> Pseudonymiser:
-        """The key from ``DONGBO_PRIVACY_HMAC_KEY`` unless settings are given."""
-        return cls((settings or get_settings().privacy).hmac_key)
+    def from_settings(cls, settings: Settings | None = None) -> Pseudonymiser:
+        """The key in force (``DONGBO_PRIVACY_HMAC_KEY_FILE``, else ``DONGBO_PRIVACY_HMAC_KEY``) of
+        ``settings`` (default: the environment's). Outside the development profile the built-in
+        development key is refused (``InsecureSettings``, saying what to set)."""
+        settings = settings or get_settings()
+        refuse_development_secrets(settings, "a source adapter")
+        return cls(settings.privacy.key())
 
     def ref(self, identifier: str) -> str:
         canonical = canonical_identifier(identifier)

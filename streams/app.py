@@ -16,7 +16,7 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
-from contract.settings import Settings
+from contract.settings import Settings, refuse_development_secrets
 from contract.topics import PRODUCER_REQUEST_MAX, ensure_topics, topics_for
 from monitoring.metrics import DongboMetrics
 from streams.agents.context import DongboApp
@@ -85,9 +85,17 @@ def build_app(settings: Settings) -> DongboApp:
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
-    """Run a worker in this process until it is stopped (SIGTERM / Ctrl-C)."""
+    """Run a worker in this process until it is stopped (SIGTERM / Ctrl-C). Refuses the built-in
+    development secrets outside the development profile (``InsecureSettings``)."""
+    refuse_development_secrets(settings, "the worker")
     ensure_topics(settings)
     dapp = build_app(settings)
+    if settings.profile == "development":
+
+        @dapp.app.task
+        async def say_profile() -> None:  # logged once the worker's logging is set up
+            log.warning("development profile: the built-in development secrets are accepted (DONGBO_PROFILE)")
+
     discard_local_tables(dapp.app)
     worker = faust.Worker(dapp.app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()

@@ -192,7 +192,7 @@ def run_simulation(
     end = start + timedelta(days=config.days + config.tail_days)
     arrivals = plan_arrivals(config, city, legal.catalogue, legal.calendars.for_unit(None))
     cals = calendar_faults(config, legal, SYSTEMS, config.start - timedelta(days=7), (end + _WINDOW).date())
-    key = _CachedPseudonymiser(Pseudonymiser.from_settings(settings.privacy))
+    key = _CachedPseudonymiser(Pseudonymiser.from_settings(settings))
     sink, destination = _sink(settings, Path(out) if out is not None else None, dry_run)
     summary = SimulationSummary(len(arrivals), start, end, destination)
     tally = Tally()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -62,3 +63,18 @@ def test_worker_and_simulator_share_the_same_settings():
     services = compose()["services"]
     assert services["worker"]["environment"] == services["simulator"]["environment"]
     assert services["worker"]["environment"]["DONGBO_KAFKA_BOOTSTRAP"] == "kafka:9092"
+
+
+def test_compose_runs_the_production_profile_with_the_key_from_a_secret_file():
+    doc = compose()
+    env = doc["services"]["worker"]["environment"]
+    assert env["DONGBO_PROFILE"] == "production"  # the development key is refused
+    secret = env["DONGBO_PRIVACY_HMAC_KEY_FILE"]
+    assert secret.startswith("/run/secrets/")
+    name = secret.rsplit("/", 1)[1]
+    source = doc["secrets"][name]["file"]
+    for service in ("worker", "simulator"):  # the processes that use the key
+        assert name in doc["services"][service]["secrets"]
+    # The key's file lives outside version control.
+    ignored = subprocess.run(["git", "check-ignore", "-q", source], cwd=ROOT, check=False)
+    assert ignored.returncode == 0, f"{source} is not ignored by git"

@@ -774,9 +774,9 @@ def test_pseudonymiser_refuses_an_empty_key_and_hides_its_key() -> None:
 def test_pseudonymiser_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     from pydantic import SecretStr
 
-    from contract.settings import PrivacySettings, get_settings
+    from contract.settings import PrivacySettings, Settings, get_settings
 
-    given_key = PrivacySettings(hmac_key=SecretStr("given"))
+    given_key = Settings().model_copy(update={"privacy": PrivacySettings(hmac_key=SecretStr("given"))})
     assert Pseudonymiser.from_settings(given_key).ref(CCCD) == Pseudonymiser("given").ref(CCCD)
     monkeypatch.setenv("DONGBO_PRIVACY_HMAC_KEY", "from-env")
     get_settings.cache_clear()
