@@ -38,13 +38,6 @@ def events_merged(settings: Settings) -> float:
     )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="intermittent, open in the performance issue: seen twice in about ten runs on 2026-11-30 after "
-    "the crash fix - once near-deadline alerts at later moments (timers read while a table was still "
-    "being recovered: now read again once the rebalance settles), once the remaining worker stalling "
-    "after the rebalance (input lag 0, watermark ticks never merged; cause unknown)",
-)
 def test_a_worker_added_and_one_removed_during_a_run_change_nothing(
     settings: Settings, worker, tmp_path: Path
 ) -> None:
@@ -52,6 +45,8 @@ def test_a_worker_added_and_one_removed_during_a_run_change_nothing(
     expected, end = reference(settings, tmp_path / "reference", config)
     run_simulation(settings, config)
     first = worker()
+    # The second joins a group that is merging (a worker may take longer to start than another).
+    wait_for(lambda: events_merged(settings) > 0, timeout=120, what="the first worker merges")
 
     # A second worker of the same group (its own table folder and metrics port) joins while the
     # first is merging: the partitions are shared, each with its table and stream clock.
@@ -60,7 +55,6 @@ def test_a_worker_added_and_one_removed_during_a_run_change_nothing(
     second = WorkerHandle(second_settings, tmp_path / "second.log", sink=False).start()
     try:
         wait_for(lambda: events_merged(second_settings) > 0, timeout=120, what="the second worker merges")
-        assert events_merged(settings) > 0
         first.leave()  # every partition is the second worker's now, restored from the changelog
         assert close_replay(second_settings, end, timeout=300) == 0
         assert_same_outputs(settings, expected)
