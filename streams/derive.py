@@ -80,7 +80,10 @@ def derive(
         attributes=facts.attributes,
         conflicts=tuple(conflicts[k] for k in sorted(conflicts)),
         evaluated_at=as_of,
-        history=tuple(sorted(history, key=HistoryEntry.order_key)),
+        # Everything visible (the usual case): the history is the one the facts sorted.
+        history=facts.history
+        if len(visible) == len(history)
+        else tuple(sorted(history, key=HistoryEntry.order_key)),
     )
     if policy.rules is None:
         return state

@@ -9,10 +9,10 @@ later step sees the real moments. No legal rule runs here (``streams.derive`` ap
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any
 
 from streams.clockskew import clock_offsets
 from streams.domain.catalogue import ProcedureVersion
@@ -21,7 +21,6 @@ from streams.model import ENDING, STAGE, VN_TZ, Channel, Status
 from streams.pauses import derive_pauses
 from streams.state import HistoryEntry, Pause, SourceView
 
-T = TypeVar("T")
 # Each system's computed due dates over time: (when it said it, the date).
 Reports = dict[str, list[tuple[datetime, datetime]]]
 
@@ -67,8 +66,9 @@ def gather(history: Iterable[HistoryEntry], policy: MergePolicy) -> DossierFacts
     stated_end = min((e.stated_ended_at for e in timeline if e.stated_ended_at is not None), default=None)
     if stated_end is not None and (ended_at is None or stated_end < ended_at):
         ended_at = stated_end  # the "result ready" update was lost, a later record states it
-    channel = _preferred(timeline, lambda e: e.channel if e.channel is not Channel.UNKNOWN else None, policy)
-    procedure_code = _preferred(timeline, lambda e: e.procedure_code, policy)
+    preferred = _preferred_values(timeline, policy)
+    channel = preferred.get("channel")
+    procedure_code = preferred.get("procedure_code")
     rules = policy.rules
     version = rules.version(procedure_code, received_at) if rules else None
     pausing = rules.pausing(version) if rules else policy.pausing
@@ -94,7 +94,7 @@ def gather(history: Iterable[HistoryEntry], policy: MergePolicy) -> DossierFacts
         first_seen={s: min(e.ingested_at for e in entries) for s, entries in grouped.items()},
         status=unified_status(timeline, policy),
         procedure_code=procedure_code,
-        unit_code=_unit(timeline, received_at, policy),
+        unit_code=_unit(preferred.get("unit_code"), timeline, received_at, policy),
         channel=channel if channel is not None else Channel.UNKNOWN,
         submitted_at=_first_time(timeline, {Status.SUBMITTED}),
         received_at=received_at,
@@ -102,10 +102,10 @@ def gather(history: Iterable[HistoryEntry], policy: MergePolicy) -> DossierFacts
         version=version,
         pauses=pauses,
         letters=letters,
-        extended_due_at=_preferred(timeline, lambda e: e.extended_due_at, policy),
-        said_complex=_preferred(timeline, lambda e: e.complex_case, policy),
+        extended_due_at=preferred.get("extended_due_at"),
+        said_complex=preferred.get("complex_case"),
         reports=reports,
-        attributes=_attributes(timeline, policy),
+        attributes=dict(sorted((k[1], v) for k, v in preferred.items() if isinstance(k, tuple))),
     )
 
 
@@ -187,39 +187,40 @@ def _first_time(
     return min(times) if times else None
 
 
-def _preferred(
-    history: Sequence[HistoryEntry], get: Callable[[HistoryEntry], T | None], policy: MergePolicy
-) -> T | None:
-    """A value from the most trusted source that reports it (that source's latest report)."""
-    best: tuple[int, int] | None = None
-    value: T | None = None
-    for i, e in enumerate(history):
-        v = get(e)
-        if v is None:
-            continue
-        key = (-policy.rank(e.source), i)
-        if best is None or key > best:
-            best, value = key, v
-    return value
+def _preferred_values(timeline: Sequence[HistoryEntry], policy: MergePolicy) -> dict[Any, Any]:
+    """Each value from the most trusted source that reports it (that source's latest report), in
+    one pass over the timeline: the channel (UNKNOWN is not a report), procedure, unit code, apology
+    letter date, complex-case word, and each indicator attribute (keyed ``("attr", name)``)."""
+    rank = policy.rank
+    best: dict[Any, tuple[int, Any]] = {}
+
+    def offer(name: Any, r: int, value: Any) -> None:
+        held = best.get(name)
+        if held is None or r <= held[0]:  # more trusted, or the same source later
+            best[name] = (r, value)
+
+    for e in timeline:
+        r = rank(e.source)
+        if e.channel is not Channel.UNKNOWN:
+            offer("channel", r, e.channel)
+        if e.procedure_code is not None:
+            offer("procedure_code", r, e.procedure_code)
+        if e.unit_code is not None:
+            offer("unit_code", r, e.unit_code)
+        if e.extended_due_at is not None:
+            offer("extended_due_at", r, e.extended_due_at)
+        if e.complex_case is not None:
+            offer("complex_case", r, e.complex_case)
+        for key, value in e.indicators:
+            offer(("attr", key), r, value)
+    return {name: held[1] for name, held in best.items()}
 
 
-def _attributes(timeline: Sequence[HistoryEntry], policy: MergePolicy) -> dict[str, str]:
-    """Each indicator attribute from the most trusted system that reports it (its latest word)."""
-    out: dict[str, str] = {}
-    for key in sorted({k for e in timeline for k, _v in e.indicators}):
-
-        def value(e: HistoryEntry, key: str = key) -> str | None:
-            return dict(e.indicators).get(key)
-
-        if (v := _preferred(timeline, value, policy)) is not None:
-            out[key] = v
-    return out
-
-
-def _unit(timeline: Sequence[HistoryEntry], received_at: datetime | None, policy: MergePolicy) -> str | None:
-    """The most trusted source's unit code, as the unit holding it on the receipt day (a system
+def _unit(
+    code: str | None, timeline: Sequence[HistoryEntry], received_at: datetime | None, policy: MergePolicy
+) -> str | None:
+    """The most trusted source's unit ``code``, as the unit holding it on the receipt day (a system
     still sending a code the 2025 mergers retired counts the dossier under today's unit)."""
-    code = _preferred(timeline, lambda e: e.unit_code, policy)
     at = received_at or (timeline[0].occurred_at if timeline else None)
     return code if at is None else policy.unit_codes.current(code, at.astimezone(VN_TZ).date())
 

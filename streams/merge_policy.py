@@ -35,12 +35,15 @@ class MergePolicy:
     # Retired unit codes (2025 mergers) → the unit that holds them: a system still sending an old
     # code counts the dossier under today's unit. Empty: codes as sent (tests of the merge alone).
     unit_codes: UnitCodes = field(default_factory=UnitCodes)
+    # source -> its place in ``source_priority``, looked up on every history entry of every derive
+    _ranks: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_ranks", {s: i for i, s in reversed(list(enumerate(self.source_priority)))})
 
     def rank(self, source: str) -> int:
-        try:
-            return self.source_priority.index(source)
-        except ValueError:
-            return len(self.source_priority)
+        """The source's place in the trust order (unknown sources last)."""
+        return self._ranks.get(source, len(self.source_priority))
 
 
 DEFAULT_POLICY = MergePolicy()
