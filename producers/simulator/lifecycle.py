@@ -21,7 +21,7 @@ from producers.simulator.config import SimulationConfig
 from producers.simulator.legal import Legal
 from producers.simulator.model import Document, Dossier, SimPause, TrueEvent
 from producers.simulator.vocab import STATUS, Step
-from producers.simulator.workload import PROCEDURE_MIX, Arrival, ProcedureMix, applicant
+from producers.simulator.workload import PROCEDURE_MIX, Arrival, ProcedureMix, applicant, contact
 from streams.domain.calendar import BusinessCalendar
 from streams.domain.deadlines import (
     PauseSpan,
@@ -61,6 +61,7 @@ def live(a: Arrival, config: SimulationConfig, legal: Legal, sim_end: datetime) 
     mix = PROCEDURE_MIX[a.procedure_code]
     cal = legal.calendar(a.unit_code)
     ident, name = applicant(config.seed, a.applicant)
+    phone, address = contact(config.seed, a.applicant)
     proc = legal.catalogue.get(a.procedure_code)
     d = Dossier(
         index=a.index,
@@ -76,6 +77,8 @@ def live(a: Arrival, config: SimulationConfig, legal: Legal, sim_end: datetime) 
         applicant_name=name,
         submitted_at=a.submitted_at,
         civil_kind=mix.civil_kind,
+        applicant_phone=phone,
+        applicant_address=address,
     )
     _attributes(d, mix, config)
     events = _timeline(d, mix, config, legal, cal, r)

@@ -59,6 +59,8 @@ class Dossier:
     applicant_name: str
     submitted_at: datetime
     civil_kind: str | None = None
+    applicant_phone: str = ""  # on the source forms, dropped by the adapters
+    applicant_address: str = ""
     version: ProcedureVersion | None = None  # the catalogue version valid at receipt
     complex_case: bool = False  # the version's longer "complex case" limit applies
     events: list[TrueEvent] = field(default_factory=list)  # what happened by the simulation's end

@@ -87,6 +87,8 @@ def portal(d: Dossier, rec: SourceRecord, due_at: DueAt) -> dict[str, Any]:
         "MaLinhVuc": d.field_code,
         "ChuHoSo": d.applicant_name,  # dropped by the adapter; the pseudonym comes from the number
         "SoGiayToChuHoSo": d.applicant_id,
+        "SoDienThoaiChuHoSo": d.applicant_phone,  # dropped by the adapter, as the address
+        "DiaChiChuHoSo": d.applicant_address,
         "NgayTiepNhan": d.received_at + shift if d.received_at and d.received_at <= at else None,
         "NgayHenTra": rec.due_at,
         "TrangThaiHoSo": rec.code,
@@ -134,7 +136,12 @@ def onestop(d: Dossier, rec: SourceRecord, due_at: DueAt, recorded_at: datetime)
         "handlingDepartment": rec.unit_code,
         "transferTo": rec.event.transfer_to,
         "receiveChannel": CHANNEL_CODES["onestop"][d.channel],
-        "applicant": {"fullName": d.applicant_name, "idNumber": d.applicant_id},
+        "applicant": {
+            "fullName": d.applicant_name,
+            "idNumber": d.applicant_id,
+            "phone": d.applicant_phone,
+            "address": d.applicant_address,
+        },
         "occurredAt": rec.stamp,
         "recordedAt": recorded_at,
         "appointmentDate": rec.due_at,
@@ -160,7 +167,12 @@ def civil(d: Dossier, rec: SourceRecord) -> dict[str, Any]:
         "han_tra": rec.due_at,
         "co_quan_dang_ky": rec.unit_code,
         "hinh_thuc_nop": CHANNEL_CODES["civil"][d.channel],
-        "nguoi_yeu_cau": {"ho_ten": d.applicant_name, "so_dinh_danh": d.applicant_id},
+        "nguoi_yeu_cau": {
+            "ho_ten": d.applicant_name,
+            "so_dinh_danh": d.applicant_id,
+            "so_dien_thoai": d.applicant_phone,
+            "dia_chi": d.applicant_address,
+        },
         "qua_han": rec.overdue,
     }
 
@@ -178,7 +190,12 @@ def land(d: Dossier, rec: SourceRecord, recorded_at: datetime) -> dict[str, Any]
         "ngayHenTra": rec.due_at,
         "quaHan": rec.overdue,
         "maDonVi": rec.unit_code,
-        "nguoiNop": {"hoTen": d.applicant_name, "soGiayTo": d.applicant_id},
+        "nguoiNop": {
+            "hoTen": d.applicant_name,
+            "soGiayTo": d.applicant_id,
+            "soDienThoai": d.applicant_phone,
+            "diaChi": d.applicant_address,
+        },
         "kenhNop": CHANNEL_CODES["land"][d.channel],
     }
 
@@ -195,7 +212,12 @@ def business(d: Dossier, rec: SourceRecord, recorded_at: datetime) -> dict[str, 
         "expected_result_at": rec.due_at,
         "registration_office": rec.unit_code,
         "submission_method": CHANNEL_CODES["business"][d.channel],
-        "founder": {"name": d.applicant_name, "id_number": d.applicant_id},
+        "founder": {
+            "name": d.applicant_name,
+            "id_number": d.applicant_id,
+            "phone": d.applicant_phone,
+            "address": d.applicant_address,
+        },
         "fee_paid_online": None if d.paid_online is None else d.paid_online > 0,
         "revision": rec.seq,
     }

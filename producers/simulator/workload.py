@@ -253,3 +253,18 @@ def applicant(seed: int, k: int) -> tuple[str, str]:
     h //= 1_000_000
     name = f"{SURNAMES[h % len(SURNAMES)]} {MIDDLE[(h // 13) % len(MIDDLE)]} {GIVEN[(h // 151) % len(GIVEN)]}"
     return f"{province}{century}{year % 100:02d}{serial:06d}", name
+
+
+STREETS = ("Bạch Đằng", "Trần Phú", "Lê Duẩn", "Nguyễn Văn Linh", "Hùng Vương", "Ông Ích Khiêm",
+           "Điện Biên Phủ", "Hoàng Diệu", "Phan Châu Trinh", "Ngô Quyền")  # fmt: skip
+
+
+def contact(seed: int, k: int) -> tuple[str, str]:
+    """Applicant ``k``'s mobile number and home address, as source forms carry them next to the
+    identity number: personal data the adapters must drop (never a real person's)."""
+    h = int.from_bytes(hashlib.blake2b(f"{seed}\x1fcontact\x1f{k}".encode(), digest_size=16).digest(), "big")
+    phone = f"09{h % 100_000_000:08d}"
+    h //= 100_000_000
+    house = 1 + h % 400
+    street = STREETS[(h // 400) % len(STREETS)]
+    return phone, f"{house} {street}, Đà Nẵng"
