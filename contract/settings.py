@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, time
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypedDict
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,17 +29,77 @@ class KafkaSettings(BaseSettings):
     replication: int = Field(1, description="replication factor of every dongbo topic")
     version: str = Field("4.0.2", description="Apache Kafka version run by the local stack")
     heap: str = Field("512m", description="broker JVM heap (-Xmx) in the local stack")
+    # The secure profile (docs/security.md): SASL/SCRAM over TLS, one principal per process kind.
+    security_protocol: Literal["PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="PLAINTEXT (development) or SASL_SSL (SCRAM over TLS)"
+    )
+    sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = Field("SCRAM-SHA-512", description="SCRAM")
+    sasl_username: str | None = Field(None, description="this process's Kafka principal (SASL_SSL)")
+    sasl_password: SecretStr | None = Field(None, description="its password (prefer the file)")
+    sasl_password_file: Path | None = Field(None, description="file holding the password; wins")
+    ssl_ca: Path | None = Field(
+        None, description="CA certificate (PEM) the broker's certificate is checked against"
+    )
+
+    def password(self) -> str | None:
+        return _secret(self.sasl_password, self.sasl_password_file, "DONGBO_KAFKA_SASL_PASSWORD_FILE")
 
     def client_config(self) -> dict[str, str | int | float | bool]:
         """librdkafka keys shared by every confluent-kafka client."""
-        return {"bootstrap.servers": self.bootstrap}
+        config: dict[str, str | int | float | bool] = {"bootstrap.servers": self.bootstrap}
+        if self.security_protocol == "SASL_SSL":
+            password = self.password()
+            if not self.sasl_username or password is None:
+                raise InsecureSettings(
+                    "DONGBO_KAFKA_SECURITY_PROTOCOL=SASL_SSL needs DONGBO_KAFKA_SASL_USERNAME and "
+                    "DONGBO_KAFKA_SASL_PASSWORD_FILE (or _PASSWORD): `dongbo stack env --as NAME` prints them"
+                )
+            config |= {
+                "security.protocol": "SASL_SSL",
+                "sasl.mechanisms": self.sasl_mechanism,
+                "sasl.username": self.sasl_username,
+                "sasl.password": password,
+            }
+            if self.ssl_ca is not None:
+                config["ssl.ca.location"] = str(self.ssl_ca)
+        return config
+
+
+class RedisAuth(TypedDict, total=False):
+    username: str
+    password: str
 
 
 class RedisSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DONGBO_REDIS_", extra="ignore")
 
     url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL used by the sinks and lookups")
+    username: str | None = Field(None, description="Redis ACL user, when the URL has none")
     password: SecretStr | None = Field(None, description="Redis password, when the URL has none")
+    password_file: Path | None = Field(None, description="file holding the Redis password; wins")
+
+    def auth(self) -> RedisAuth:
+        """``Redis.from_url(url, **auth())``: the ACL user and password the settings give."""
+        out: RedisAuth = {}
+        if self.username:
+            out["username"] = self.username
+        password = _secret(self.password, self.password_file, "DONGBO_REDIS_PASSWORD_FILE")
+        if password is not None:
+            out["password"] = password
+        return out
+
+
+def _secret(value: SecretStr | None, path: Path | None, setting: str) -> str | None:
+    """A secret from its file (surrounding blanks dropped) when one is set, else the value."""
+    if path is None:
+        return value.get_secret_value() if value is not None else None
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise InsecureSettings(f"cannot read {path} ({setting}): {exc.strerror or exc}") from None
+    if not text:
+        raise InsecureSettings(f"{path} ({setting}) is empty")
+    return text
 
 
 class ReportSettings(BaseSettings):
@@ -148,6 +208,9 @@ class StackSettings(BaseSettings):
     cache: Path = Field(
         Path.home() / ".cache" / "dongbo", description="Kafka jars fetched once with Maven, reused after"
     )
+    secure: bool = Field(
+        False, description="the secure profile: Kafka SASL/SCRAM over TLS with ACLs, Redis ACL users"
+    )
 
 
 class MonitoringSettings(BaseSettings):
@@ -211,17 +274,8 @@ class PrivacySettings(BaseSettings):
 
     def key(self) -> SecretStr:
         """The key in force: the file's content (surrounding blanks dropped) when a file is set."""
-        if self.hmac_key_file is None:
-            return self.hmac_key
-        try:
-            text = self.hmac_key_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise InsecureSettings(
-                f"cannot read the pseudonymisation key file {self.hmac_key_file} "
-                f"(DONGBO_PRIVACY_HMAC_KEY_FILE): {exc.strerror or exc}"
-            ) from None
-        if not text:
-            raise InsecureSettings(f"the pseudonymisation key file {self.hmac_key_file} is empty")
+        text = _secret(self.hmac_key, self.hmac_key_file, "DONGBO_PRIVACY_HMAC_KEY_FILE")
+        assert text is not None  # the key has a default
         return SecretStr(text)
 
 
@@ -321,6 +375,18 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "DONGBO_MONITORING_PROMETHEUS": settings.monitoring.prometheus,
         "DONGBO_MONITORING_ALERTMANAGER": settings.monitoring.alertmanager,
     }
+    k = settings.kafka
+    if k.security_protocol != "PLAINTEXT":  # files and names, never a secret itself
+        env["DONGBO_KAFKA_SECURITY_PROTOCOL"] = k.security_protocol
+        env["DONGBO_KAFKA_SASL_MECHANISM"] = k.sasl_mechanism
+        for name, value in (("SASL_USERNAME", k.sasl_username), ("SASL_PASSWORD_FILE", k.sasl_password_file),
+                            ("SSL_CA", k.ssl_ca)):  # fmt: skip
+            if value is not None:
+                env[f"DONGBO_KAFKA_{name}"] = str(value)
+    r = settings.redis
+    for name, value in (("USERNAME", r.username), ("PASSWORD_FILE", r.password_file)):
+        if value is not None:
+            env[f"DONGBO_REDIS_{name}"] = str(value)
     if settings.privacy.hmac_key_file is not None:  # the file, never the key itself
         env["DONGBO_PRIVACY_HMAC_KEY_FILE"] = str(settings.privacy.hmac_key_file)
     for name in type(settings.notify).model_fields:

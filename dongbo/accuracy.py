@@ -237,5 +237,7 @@ def load_states(settings: Settings, ids: Iterable[str]) -> dict[str, dict[str, A
 
     from sinks.redis_sink import keys_for, read_field
 
-    raw = read_field(Redis.from_url(settings.redis.url), keys_for(settings), list(ids), "json")
+    raw = read_field(
+        Redis.from_url(settings.redis.url, **settings.redis.auth()), keys_for(settings), list(ids), "json"
+    )
     return {d: json.loads(doc) for d, doc in raw.items() if doc is not None}

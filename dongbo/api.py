@@ -126,7 +126,7 @@ def create_app() -> FastAPI:
     @app.get("/health", summary="The stores answer")
     def health(settings: Conf, store: Store) -> dict[str, str]:
         try:
-            Redis.from_url(settings.redis.url, socket_timeout=2).ping()
+            Redis.from_url(settings.redis.url, **settings.redis.auth(), socket_timeout=2).ping()
         except RedisError as exc:
             raise HTTPException(503, f"Redis: {exc}") from exc
         store.figures(sr.filters(store, sr.StatsRequest()), [])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 import sys
 from pathlib import Path
 
@@ -49,6 +50,31 @@ def stack_down(
     if not service and stop_worker(get_settings()):
         say("worker: stopped")
     stack.down(get_settings(), say, service or None)
+
+
+@stack_app.command("env")
+def stack_env(
+    principal: str = typer.Option(
+        ..., "--as", help="who logs in: worker, sink, reader, admin, or src-<system> (e.g. src-portal)"
+    ),
+) -> None:
+    """Print the settings (shell `export` lines) a process needs to reach the secure stack as a
+    principal: the files holding its secrets, never the secrets.
+
+    Use: eval "$(dongbo stack env --as worker)" before `dongbo worker`."""
+    from contract.settings import settings_env
+    from dongbo.stack_secure import PRINCIPALS, settings_as
+
+    settings = get_settings()
+    if not settings.stack.secure:
+        fail("the stack is not in the secure profile: set DONGBO_STACK_SECURE=true (docs/security.md)")
+    if principal not in PRINCIPALS:
+        fail(f"no principal {principal!r}; the secure stack has: {', '.join(PRINCIPALS)}", code=2)
+    env = settings_env(settings_as(settings, principal))
+    env["DONGBO_STACK_SECURE"] = "true"
+    for name in sorted(env):
+        if name.startswith(("DONGBO_KAFKA_", "DONGBO_REDIS_", "DONGBO_STACK_")):
+            typer.echo(f"export {name}={shlex.quote(env[name])}")
 
 
 @stack_app.command("status")

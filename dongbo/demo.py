@@ -125,7 +125,7 @@ def run_demo(settings: Settings, dossiers: int, seed: int) -> None:
 
 
 def print_summary(settings: Settings, summary: object, lag: int, elapsed: float, truth: Path) -> None:
-    redis = Redis.from_url(settings.redis.url, decode_responses=True)
+    redis = Redis.from_url(settings.redis.url, **settings.redis.auth(), decode_responses=True)
     keys = keys_for(settings)
     stats = redis.hgetall(keys.stats)
     by_status = Counter({k.split("=", 1)[1]: int(v) for k, v in stats.items() if k.startswith("status=")})

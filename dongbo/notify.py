@@ -27,7 +27,7 @@ NOTIFY_READY_MARK = "notifier ready"
 
 def build_notifier(settings: Settings, path: Path | None = None) -> tuple[Notifier, CollectorRegistry]:
     subs = load_subscriptions(path or settings.notify.subscriptions)
-    client = Redis.from_url(settings.redis.url)
+    client = Redis.from_url(settings.redis.url, **settings.redis.auth())
     try:
         client.ping()
     except RedisError as exc:

@@ -32,7 +32,7 @@ def build_sink(settings: Settings, name: str) -> StateSink:
             cause = exc.__cause__ if isinstance(exc.__cause__, StoreUnavailable) else exc
             raise ValueError(str(cause)) from exc
         return sink
-    client = Redis.from_url(settings.redis.url)
+    client = Redis.from_url(settings.redis.url, **settings.redis.auth())
     try:
         client.ping()
     except RedisError as exc:

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from contract.settings import PROJECT_ROOT, Settings
+from dongbo import stack_secure
 
 POM = PROJECT_ROOT / "stack" / "kafka" / "pom.xml"
 LOG4J = PROJECT_ROOT / "stack" / "kafka" / "log4j2.properties"
@@ -242,11 +243,33 @@ class Kafka(_Service):
     def properties(self) -> Path:
         return self.home / "server.properties"
 
+    @property
+    def secure(self) -> bool:
+        return self.settings.stack.secure
+
     def _prepare(self) -> None:
         self.ensure_jars()
         host, port = self.host_port
         ctrl = port + 1
         data = self.home / "data"
+        marker = self.home / "secure-profile"
+        if (data / "meta.properties").exists() and self.secure != marker.exists():
+            was = "with" if marker.exists() else "without"
+            raise StackError(
+                f"kafka: the data in {data} was made {was} the secure profile (DONGBO_STACK_SECURE): "
+                f"use another DONGBO_STACK_HOME, or remove {self.home} to start afresh"
+            )
+        if self.secure:
+            _ensure_secrets(self)
+            listeners = stack_secure.kafka_properties(self.settings, host, port, ctrl)
+        else:
+            listeners = [
+                f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{ctrl}",
+                f"advertised.listeners=PLAINTEXT://{host}:{port}",
+                "controller.listener.names=CONTROLLER",
+                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                "inter.broker.listener.name=PLAINTEXT",
+            ]
         self.properties.write_text(
             "\n".join(
                 [
@@ -254,11 +277,7 @@ class Kafka(_Service):
                     "process.roles=broker,controller",
                     "node.id=1",
                     f"controller.quorum.voters=1@{host}:{ctrl}",
-                    f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{ctrl}",
-                    f"advertised.listeners=PLAINTEXT://{host}:{port}",
-                    "controller.listener.names=CONTROLLER",
-                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-                    "inter.broker.listener.name=PLAINTEXT",
+                    *listeners,
                     f"log.dirs={data}",
                     "offsets.topic.replication.factor=1",
                     "offsets.topic.num.partitions=12",
@@ -282,16 +301,30 @@ class Kafka(_Service):
             # KRaft wants a 16-byte cluster id in unpadded base64url (what `random-uuid` prints).
             cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             res = subprocess.run(
-                self._java("kafka.tools.StorageTool", "format", "-t", cid, "-c", str(self.properties)),
+                self._java(
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    cid,
+                    "-c",
+                    str(self.properties),
+                    *(stack_secure.format_args(self.settings) if self.secure else []),
+                ),
                 capture_output=True,
                 text=True,
                 check=False,
             )
             if res.returncode != 0:
                 raise StackError(f"formatting Kafka storage failed:\n{res.stdout}{res.stderr}")
+            if self.secure:
+                marker.write_text("SASL/SCRAM over TLS, ACLs (docs/security.md)\n")
 
     def _command(self) -> list[str]:
         return self._java("kafka.Kafka", str(self.properties), heap=self.settings.kafka.heap)
+
+    def admin_settings(self) -> Settings:
+        """The settings the stack itself talks to the broker with (the admin, when secure)."""
+        return stack_secure.settings_as(self.settings, stack_secure.ADMIN) if self.secure else self.settings
 
     def _healthy(self) -> tuple[bool, str]:
         host, port = self.host_port
@@ -300,10 +333,20 @@ class Kafka(_Service):
         from confluent_kafka.admin import AdminClient
 
         try:
-            md = AdminClient({"bootstrap.servers": self.address}).list_topics(timeout=2)
+            md = AdminClient(self.admin_settings().kafka.client_config()).list_topics(timeout=2)
         except Exception as exc:  # noqa: BLE001 - any client error just means "not ready yet"
             return False, f"metadata: {exc}"
         return (len(md.brokers) > 0), f"{len(md.brokers)} broker(s), {len(md.topics)} topic(s)"
+
+
+def _ensure_secrets(service: _Service) -> None:
+    """The secure profile's certificates and passwords (made once, kept)."""
+    if shutil.which("openssl") is None:
+        raise StackError("openssl is missing: install it (apt-get install openssl) for the secure profile.")
+    try:
+        stack_secure.SecureFiles(service.settings).ensure(service.log)
+    except (OSError, RuntimeError) as exc:
+        raise StackError(f"{service.name}: could not make the secure profile's secrets: {exc}") from exc
 
 
 class Redis(_Service):
@@ -321,21 +364,35 @@ class Redis(_Service):
     def _binary(self) -> str:
         return _debian_binary(self, ("redis-server",), "redis-server")
 
+    @property
+    def acl_file(self) -> Path:
+        return self.home / "users.acl"
+
     def _command(self) -> list[str]:
         host, port = self.host_port
+        secure = ["--aclfile", str(self.acl_file)] if self.settings.stack.secure else []
         return [
             self._binary(), "--bind", host, "--port", str(port), "--dir", str(self.home),
             "--daemonize", "no", "--save", "60 1000", "--appendonly", "no", "--protected-mode", "yes",
+            *secure,
         ]  # fmt: skip
 
     def _prepare(self) -> None:
         self._binary()
+        if self.settings.stack.secure:
+            _ensure_secrets(self)
+            fd = os.open(self.acl_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(stack_secure.redis_acl(self.settings))
 
     def _healthy(self) -> tuple[bool, str]:
         import redis
 
+        settings = self.settings
+        if settings.stack.secure:
+            settings = stack_secure.settings_as(settings, stack_secure.ADMIN)
         try:
-            ok = bool(redis.Redis.from_url(self.address, socket_timeout=1).ping())
+            ok = bool(redis.Redis.from_url(self.address, socket_timeout=1, **settings.redis.auth()).ping())
         except redis.RedisError as exc:
             return False, str(exc)
         return ok, "PING answered"
@@ -684,9 +741,12 @@ def up(settings: Settings, log: Callable[[str], None], names: list[str] | None =
     from contract.topics import ensure_topics
 
     if names is None or "kafka" in names:
-        created = ensure_topics(settings)
+        admin = Kafka(settings, log).admin_settings()
+        created = ensure_topics(admin)
         if created:
             log(f"kafka: created topics {', '.join(created)}")
+        if settings.stack.secure:
+            stack_secure.apply_security(settings, log)
     return result
 
 

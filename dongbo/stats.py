@@ -154,7 +154,7 @@ def verify_redis_figures(client: Redis, keys: RedisKeys, want: Counter[str], out
 def verify(settings: Settings, say: Callable[[str], None]) -> Verification:
     """Recount every figure from ``dossier.state``, one partition at a time (module docstring)."""
     out = Verification()
-    client, keys = Redis.from_url(settings.redis.url), keys_for(settings)
+    client, keys = Redis.from_url(settings.redis.url, **settings.redis.auth()), keys_for(settings)
     want: Counter[str] = Counter()
     ids: set[str] = set()
     say("reading dossier.state and comparing, partition by partition ...")
@@ -206,7 +206,7 @@ def rebuild(
     """Empty the chosen stores and write every latest state into them again, one partition at a
     time; the count written."""
     store = open_store(settings) if "report" in stores else None
-    client = Redis.from_url(settings.redis.url) if "redis" in stores else None
+    client = Redis.from_url(settings.redis.url, **settings.redis.auth()) if "redis" in stores else None
     sink = RedisStateSink(client, keys_for(settings)) if client is not None else None
     try:
         if store is not None:

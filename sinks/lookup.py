@@ -40,7 +40,7 @@ class DossierNotFound(LookupError):
 
 
 def get_state(settings: Settings, dossier_id: str, client: Redis | None = None) -> dict[str, Any] | None:
-    r = client or Redis.from_url(settings.redis.url)
+    r = client or Redis.from_url(settings.redis.url, **settings.redis.auth())
     raw = r.hget(keys_for(settings).dossier(dossier_id), "json")
     return None if raw is None else json.loads(raw)
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import shutil
+import ssl
 from pathlib import Path
 from typing import Any
 
 import faust
 from prometheus_client import CollectorRegistry
 
-from contract.settings import Settings, refuse_development_secrets
+from contract.settings import KafkaSettings, Settings, refuse_development_secrets
 from contract.topics import PRODUCER_REQUEST_MAX, ensure_topics, topics_for
 from monitoring.metrics import DongboMetrics
 from streams.agents.context import DongboApp
@@ -38,6 +39,7 @@ def build_app(settings: Settings) -> DongboApp:
     app = faust.App(
         ws.app_id,
         broker=f"kafka://{settings.kafka.bootstrap}",
+        broker_credentials=broker_credentials(settings.kafka),
         store="rocksdb://",
         datadir=str(ws.data_dir),
         topic_partitions=settings.kafka.partitions,
@@ -82,6 +84,19 @@ def build_app(settings: Settings) -> DongboApp:
     install_normalise(dapp)
     install_merge(dapp)
     return dapp
+
+
+def broker_credentials(kafka: KafkaSettings) -> faust.SASLCredentials | None:
+    """The worker's SASL/SCRAM login over TLS in the secure profile (docs/security.md); None on a
+    plaintext broker."""
+    if kafka.security_protocol != "SASL_SSL":
+        return None
+    kafka.client_config()  # the same checks, the same message, as every other client
+    context = ssl.create_default_context(cafile=str(kafka.ssl_ca) if kafka.ssl_ca else None)
+    return faust.SASLCredentials(
+        username=kafka.sasl_username, password=kafka.password(), ssl_context=context,
+        mechanism=kafka.sasl_mechanism,
+    )  # fmt: skip
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:

@@ -175,7 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--bootstrap", default="127.0.0.1:9092", help="host:port of the Kafka broker(s)")
     parser.add_argument("--topic", default="dossier.state", help="the state topic, with its prefix")
-    parser.add_argument("--group", default="example-state-consumer", help="this consumer's own group id")
+    parser.add_argument(
+        "--group",
+        default="downstream-example",
+        help="this consumer's own group id (downstream-…: docs/security.md)",
+    )
     parser.add_argument(
         "--from-beginning", action="store_true",
         help="a group with no committed offsets starts at the earliest record (else at the end)",
