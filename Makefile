@@ -4,7 +4,7 @@ VENV  ?= .venv
 PY    := $(VENV)/bin/python
 BIN   := $(VENV)/bin
 
-.PHONY: demo test stop lint unit integration venv clean help
+.PHONY: demo test stop lint unit integration venv clean help fuzz
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -29,6 +29,12 @@ unit: venv  ## only the tests that need no service
 
 integration: venv  ## only the tests against the real Kafka / Redis
 	$(BIN)/pytest -q --timeout=600 tests/integration
+
+FUZZ_SECONDS ?= 60
+fuzz: venv  ## coverage-guided fuzzing (atheris) of every decoder, normaliser and importer, FUZZ_SECONDS each
+	@mkdir -p out; for t in $$($(PY) -c 'from tests.fuzz.harness import TARGETS; print(" ".join(TARGETS))'); do \
+	  echo "== $$t"; $(PY) -m tests.fuzz.harness $$t -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=out/ || exit 1; \
+	done
 
 lint: venv  ## ruff (lint + format), mypy, and the import layers (import-linter)
 	$(BIN)/ruff check .

@@ -137,6 +137,14 @@ def read_xes(path: Path, report: ImportReport, limit: int | None = None) -> Iter
                     root.clear()  # log-level attributes, extensions, globals: not needed
         except ET.ParseError as exc:
             report.error = f"{path}: XML is broken at {exc.position}: {exc}"
+        except (LookupError, ValueError) as exc:
+            # The XML declaration names an encoding the parser cannot read (unknown, or multi-byte
+            # like UTF-7 / UTF-32): found by the fuzzer (tests/fuzz), a traceback before.
+            if isinstance(exc, ValueError) and "encoding" not in str(exc):
+                raise
+            report.error = (
+                f"{path}: the XML declares an encoding that cannot be read ({exc}); save the log as UTF-8"
+            )
         except (EOFError, gzip.BadGzipFile, OSError) as exc:
             report.error = f"{path}: the file is truncated or not gzip: {exc}"
 
