@@ -4,7 +4,7 @@ VENV  ?= .venv
 PY    := $(VENV)/bin/python
 BIN   := $(VENV)/bin
 
-.PHONY: demo test stop lint unit integration venv clean help fuzz
+.PHONY: demo test test-chaos stop lint unit integration venv clean help fuzz
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -21,8 +21,11 @@ demo: venv  ## stack up, worker, a simulated city day replayed end to end, summa
 	$(BIN)/dongbo stack up
 	$(BIN)/dongbo demo
 
-test: venv lint  ## lint, then every test (starts its own Kafka and Redis on other ports, stops them after)
-	$(BIN)/pytest -q --timeout=600 tests
+test: venv lint  ## lint, then every test but the chaos suite (starts its own Kafka and Redis on other ports, stops them after)
+	$(BIN)/pytest -q --timeout=600 tests --ignore=tests/chaos
+
+test-chaos: venv  ## the crash and fault suite: SIGKILLs, broker and Redis restarts mid-stream (DONGBO_CHAOS_DOSSIERS)
+	$(BIN)/pytest -q --timeout=3600 tests/chaos
 
 unit: venv  ## only the tests that need no service
 	$(BIN)/pytest -q tests/unit
