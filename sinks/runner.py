@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from contract.settings import Settings
@@ -27,6 +27,8 @@ from schemas import codec
 
 log = logging.getLogger(__name__)
 
+IDLE_LOOK = 5.0  # seconds: with nothing to write, how often to ask the store whether it lost writes
+
 
 class StateSink(Protocol):
     name: str  # bounded metric label, and part of the consumer group's name
@@ -34,6 +36,10 @@ class StateSink(Protocol):
 
     def write(self, states: Sequence[dict[str, Any]]) -> int:
         """Write a batch of ``DossierState`` records; return how many were newer than stored."""
+
+    def lost_since_last_look(self) -> bool:
+        """True (once) when the store may have lost writes already committed past since the last
+        call (a cache restarted from an older snapshot): the runner then reads the topic again."""
 
 
 def sink_group(settings: Settings, sink_name: str) -> str:
@@ -53,6 +59,10 @@ class SinkMetrics:
         self.undecodable = Counter(
             "dongbo_sink_undecodable_records", "State records a sink could not decode (skipped)", ["sink"],
             registry=registry,
+        )  # fmt: skip
+        self.reread = Counter(
+            "dongbo_sink_store_restarts", "Times a sink's store came back with less (the topic read again)",
+            ["sink"], registry=registry,
         )  # fmt: skip
         self.batch_seconds = Histogram(
             "dongbo_sink_batch_seconds", "Time to write one batch, by sink", ["sink"],
@@ -86,12 +96,20 @@ class SinkRunner:
         })  # fmt: skip
         consumer.subscribe([self.topic], on_assign=self._assigned)
         backoff = 0.0
+        looked = time.monotonic()  # when the store was last asked whether it lost writes
         try:
             while not stop.is_set():
                 msgs = consumer.consume(num_messages=self.batch, timeout=self.within)
-                if not msgs:
+                idle_look = not msgs and time.monotonic() - looked > IDLE_LOOK
+                if not msgs and not idle_look:
                     continue
                 try:
+                    looked = time.monotonic()
+                    if self.sink.lost_since_last_look():
+                        self._read_again(consumer)
+                        continue
+                    if not msgs:
+                        continue
                     self._write(msgs)
                 except self.sink.retryable as exc:  # its store is down or refused: retry, lose nothing
                     self.metrics.errors.labels(self.sink.name).inc()
@@ -114,6 +132,17 @@ class SinkRunner:
                     progress(self.written)
         finally:
             consumer.close()
+
+    def _read_again(self, consumer: Consumer) -> None:
+        """The store came back with less than the committed offsets say it has (Redis restarted
+        from its last snapshot): every assigned partition from its beginning. The writes are
+        version-guarded, so what the store kept is left as it is and what it lost comes back."""
+        assigned = consumer.assignment()
+        log.warning("%s sink: the store restarted and may have lost writes; reading %s again from "
+                    "its beginning (%d partitions)", self.sink.name, self.topic, len(assigned))  # fmt: skip
+        self.metrics.reread.labels(self.sink.name).inc()
+        for tp in assigned:
+            consumer.seek(TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING))
 
     def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.info("%s sink: reading %s partitions %s (group %s)", self.sink.name, self.topic,

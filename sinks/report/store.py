@@ -288,6 +288,9 @@ class ReportSink:
                 raise psycopg.OperationalError(str(exc)) from exc
         return self._store
 
+    def lost_since_last_look(self) -> bool:
+        return False  # PostgreSQL keeps what it committed across a crash
+
     def write(self, states: Sequence[Mapping[str, Any]]) -> int:
         try:
             return self.store.write(states)

@@ -20,10 +20,9 @@ from contract.settings import Settings
 from dongbo.stats import open_store
 from dongbo.topic_reader import read_to_end
 from producers.privacy import Pseudonymiser
-from producers.simulator import run_simulation
 from producers.simulator.workload import applicant, contact
 from tests.integration.replay_check import CONFIG
-from tests.integration.test_statistics import _caught_up, _report_sink, _run_cli
+from tests.integration.test_statistics import _run_cli, merged_city
 
 pytestmark = pytest.mark.integration
 
@@ -73,15 +72,7 @@ def redis_bytes(client: Redis) -> Iterator[tuple[str, bytes]]:
 
 def test_no_raw_personal_data_in_topics_stores_or_exports(settings: Settings, worker, tmp_path: Path) -> None:
     config = replace(CONFIG, dossiers=DOSSIERS)
-    run_simulation(settings, config, truth_path=tmp_path / "truth.jsonl")
-    handle = worker()
-    sink = _report_sink(settings, tmp_path)
-    try:
-        _caught_up(settings)
-    finally:
-        sink.terminate()
-        sink.wait(30)
-    handle.stop()
+    merged_city(settings, worker, tmp_path, config)
     for fmt in ("csv", "xlsx"):
         done = _run_cli(settings, "export", "-o", str(tmp_path / f"all.{fmt}"))
         assert done.returncode == 0, done.stderr

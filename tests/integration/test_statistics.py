@@ -172,8 +172,9 @@ def _figures(settings: Settings) -> dict[str, Any]:
         store.conn.close()
 
 
-def test_simulated_city_verifies_loses_its_stores_and_rebuilds_the_same(settings, worker, tmp_path) -> None:
-    run_simulation(settings, CONFIG, truth_path=tmp_path / "truth.jsonl")
+def merged_city(settings: Settings, worker: Any, tmp_path: Path, config: Any = CONFIG) -> None:
+    """A simulated city through the worker, the Redis and the reporting sinks, to the end."""
+    run_simulation(settings, config, truth_path=tmp_path / "truth.jsonl")
     handle = worker()
     sink = _report_sink(settings, tmp_path)
     try:
@@ -182,6 +183,10 @@ def test_simulated_city_verifies_loses_its_stores_and_rebuilds_the_same(settings
         sink.terminate()
         sink.wait(30)
     handle.stop()
+
+
+def test_simulated_city_verifies_loses_its_stores_and_rebuilds_the_same(settings, worker, tmp_path) -> None:
+    merged_city(settings, worker, tmp_path)
 
     ok = _run_cli(settings, "stats", "verify")
     assert ok.returncode == 0, ok.stdout + ok.stderr
