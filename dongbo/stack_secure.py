@@ -266,6 +266,7 @@ def apply_security(settings: Settings, log: Callable[[str], None]) -> None:
 
 def redis_acl(settings: Settings) -> str:
     """Redis's ACL file: the default user off, dongbo's user with its password and every command
-    but the server-wide dangerous ones (FLUSHALL, CONFIG, DEBUG, SHUTDOWN, ...)."""
+    but the server-wide dangerous ones (FLUSHALL, CONFIG, DEBUG, SHUTDOWN, ...); INFO, read-only,
+    is allowed back (the Redis sink reads the server's run id to notice a restart)."""
     password = SecureFiles(settings).redis_password_file.read_text().strip()
-    return f"user default off\nuser {REDIS_USER} on >{password} ~* &* +@all -@dangerous\n"
+    return f"user default off\nuser {REDIS_USER} on >{password} ~* &* +@all -@dangerous +info\n"

@@ -9,6 +9,7 @@ figure always equals a recount, and each figure's members are kept as a set (the
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,11 +17,13 @@ from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
 from redis import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoPermissionError, RedisError
 
 from contract.settings import Settings
 from sinks.runner import sink_group
 from streams.model import VN_TZ
+
+log = logging.getLogger(__name__)
 
 # KEYS: dossier hash, stats hash. ARGV: version, json, dims (newline-joined), members prefix, id.
 UPSERT = """
@@ -172,7 +175,14 @@ class RedisStateSink:
     def lost_since_last_look(self) -> bool:
         """Redis restarted since the last call (a new run id): what it had not snapshotted is gone
         while the sink's offsets moved past it (found by the chaos suite: 28 dossiers lost)."""
-        run_id = str(self.client.info("server").get("run_id"))
+        try:
+            run_id = str(self.client.info("server").get("run_id"))
+        except NoPermissionError:
+            if self._run_id != "":
+                log.warning("redis sink: this Redis user may not run INFO; a Redis restart that lost "
+                            "writes will not be noticed (run `dongbo stats verify`)")  # fmt: skip
+            self._run_id = ""
+            return False
         before, self._run_id = self._run_id, run_id
         return before is not None and before != run_id
 

@@ -144,6 +144,7 @@ def test_redis_takes_dongbo_user_with_its_password_only(secure: Settings) -> Non
     assert client.set("secure-test", "ok") and client.get("secure-test") == b"ok"
     with pytest.raises(redis.exceptions.NoPermissionError):
         client.flushall()  # server-wide dangerous commands are not dongbo's
+    assert client.info("server")["run_id"]  # but INFO is: the sink notices a restart by it
 
 
 def test_the_pipeline_runs_in_production_with_secrets_from_files_none_in_a_log(
