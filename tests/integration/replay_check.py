@@ -71,7 +71,11 @@ def assert_same_outputs(settings: Settings, expected: ReplayResult) -> None:
     want_seq: dict[tuple[str, str], list[tuple[str, Any, Any]]] = {}
     for dossier, change, key, since, at in expected.conflict_log:
         want_seq.setdefault((dossier, key), []).append((change, ms(since), ms(at)))
-    assert got_seq == want_seq
+    differ = {k: (got_seq.get(k), want_seq.get(k)) for k in set(got_seq) | set(want_seq)
+              if got_seq.get(k) != want_seq.get(k)}  # fmt: skip
+    assert not differ, (
+        f"{len(differ)} conflict sequences differ (published, expected): {list(differ.items())[:5]}"
+    )
 
     latest: dict[str, dict[str, Any]] = {}
     for m in read_all(settings, names.state):
