@@ -381,9 +381,7 @@ class Redis(_Service):
         self._binary()
         if self.settings.stack.secure:
             _ensure_secrets(self)
-            fd = os.open(self.acl_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as out:
-                out.write(stack_secure.redis_acl(self.settings))
+            stack_secure.write_private(self.acl_file, stack_secure.redis_acl(self.settings))
 
     def _healthy(self) -> tuple[bool, str]:
         import redis

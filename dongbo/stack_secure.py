@@ -130,13 +130,14 @@ class SecureFiles:
         os.chmod(self.dir, 0o700)
         for path in [self.password_file(p) for p in PRINCIPALS] + [self.redis_password_file]:
             if not path.exists():
-                _write_private(path, secrets.token_urlsafe(24) + "\n")
+                write_private(path, secrets.token_urlsafe(24) + "\n")
         if not self.broker_pem.exists():
             log("kafka: making the secure profile's CA and broker certificate (openssl)")
             make_certificates(self.dir)
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
+    """A file only its owner can read, created so (never world-readable, even for an instant)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(text)
@@ -168,7 +169,7 @@ def make_certificates(folder: Path) -> None:
         + (folder / "broker.crt").read_text()
         + (folder / "ca.pem").read_text()
     )
-    _write_private(folder / "broker.pem", pem)
+    write_private(folder / "broker.pem", pem)
     for name in ("ca.key", "broker.key"):
         os.chmod(folder / name, 0o600)
 
