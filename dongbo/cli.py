@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -293,4 +295,7 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    # `kill -USR1 <pid>` writes every thread's Python stack to the log: where a process that does
+    # not stop is stuck (the worker's Faust replaces it with its own dump of asyncio tasks).
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     app()

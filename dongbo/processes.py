@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -67,6 +68,30 @@ def wait_ready(
             pass
         time.sleep(0.2)
     raise WorkerFailed(f"{logfile.stem} not ready after {timeout:.0f}s:\n{tail(logfile)}")
+
+
+def stop(proc: subprocess.Popen[bytes], logfile: Path, timeout: float = 60.0) -> None:
+    """SIGTERM, and wait for the process to end. One still running after ``timeout`` writes its
+    threads' stacks to its log (SIGUSR1, ``dongbo.cli.main``), is killed, and the error shows
+    where it was stuck."""
+    if proc.poll() is not None:
+        return
+    since = logfile.stat().st_size if logfile.exists() else 0
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+        return
+    except subprocess.TimeoutExpired:
+        pass
+    proc.send_signal(signal.SIGUSR1)
+    time.sleep(2)
+    proc.kill()
+    proc.wait(10)
+    with open(logfile, "rb") as f:
+        f.seek(since)
+        after = f.read().decode(errors="replace")
+    raise WorkerFailed(f"{logfile.stem} did not stop within {timeout:.0f}s of SIGTERM; its log since:\n"
+                       f"{after}")  # fmt: skip
 
 
 def tail(logfile: Path, n: int = 30) -> str:

@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from contract.settings import Settings
 from contract.topics import topics_for
 from schemas import codec
+from sinks.closing import close_within
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ class SinkRunner:
                 if progress is not None:
                     progress(self.written)
         finally:
-            consumer.close()
+            close_within(consumer, f"{self.sink.name} sink")
 
     def _read_again(self, consumer: Consumer) -> None:
         """The store came back with less than the committed offsets say it has (Redis restarted

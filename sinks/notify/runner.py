@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from contract.settings import Settings
 from contract.topics import topics_for
 from schemas import codec
+from sinks.closing import close_within
 from sinks.notify.channels import Channel, DeliveryError
 from sinks.notify.messages import CalendarFor, Notice, batches, plan, render
 from sinks.notify.outbox import Outbox
@@ -152,7 +153,7 @@ class Notifier:
                     consumer.commit(asynchronous=False)  # after the notices are durable
                 self.deliver()
         finally:
-            consumer.close()
+            close_within(consumer, "notifier")
 
 
 def batch_id(batch: list[Notice]) -> str:

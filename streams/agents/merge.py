@@ -28,6 +28,7 @@ from contract.partitioning import partition_of
 from contract.sources import SOURCE_SYSTEMS
 from monitoring.metrics import BoundedLabel
 from schemas import codec
+from streams.agents.acked_table import acknowledged_table
 from streams.agents.context import DongboApp, fail_stop
 from streams.clock import WallClock
 from streams.configured import worker_policy
@@ -79,7 +80,8 @@ def decode_event(key: bytes | None, value: bytes | None) -> DossierEvent | Rejec
 def install(dapp: DongboApp) -> None:
     app, names, metrics, ws = dapp.app, dapp.names, dapp.metrics, dapp.settings.worker
     n_partitions = dapp.settings.kafka.partitions
-    table = app.Table(
+    table = acknowledged_table(
+        app,
         TABLE,
         default=None,
         partitions=n_partitions,
@@ -249,6 +251,9 @@ def install(dapp: DongboApp) -> None:
         for partition, key, value in engine.take_writes():
             with acting_for(last_of.get(partition, batch[-1])):
                 table[key] = value  # assigned, or it never reaches the changelog
+        # Faust's commit does not reliably wait for these (``streams.agents.acked_table``): the
+        # batch's events are acknowledged only once the changelog has the states recording them.
+        await table.changelog_acknowledged()
         for event in batch:
             dapp.done[(event.message.topic, event.message.partition)] = event.message.offset
 
