@@ -27,6 +27,7 @@ class DongboMetrics:
     source_last_event: Gauge
     stream_time: Gauge
     misrouted: Counter
+    consumer_skips: Counter
     conflicts: Counter
     alerts: Counter
     source_silence_seconds: Gauge
@@ -85,6 +86,13 @@ class DongboMetrics:
                 "Raw records on a partition other than their dossier's (a source not keyed by the "
                 "dossier id with the Java partitioner): the stream time may then read them as late",
                 ["source"],
+                registry=registry,
+            ),
+            consumer_skips=Counter(
+                f"{prefix}_consumer_skips",
+                "Times the Kafka consumer delivered a partition's records with some missing (the "
+                "agent then reads the partition again from the first missing one)",
+                ["topic"],
                 registry=registry,
             ),
             conflicts=Counter(

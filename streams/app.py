@@ -23,6 +23,7 @@ from monitoring.metrics import DongboMetrics
 from streams.agents.context import DongboApp
 from streams.agents.merge import install as install_merge
 from streams.agents.normalise import install as install_normalise
+from streams.agents.offsets import refuse_gap_commits
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ def build_app(settings: Settings) -> DongboApp:
         if ws.web_port
         else {"web_enabled": False}
     )
+    refuse_gap_commits()  # before any consumer exists (streams.agents.offsets)
     app = faust.App(
         ws.app_id,
         broker=f"kafka://{settings.kafka.bootstrap}",

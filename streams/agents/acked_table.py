@@ -4,7 +4,7 @@ once the changelog holds the states that record it.
 Faust sends a table write to its changelog through a buffer (``send_soon``) and relies on the
 commit to flush that buffer before committing offsets. The flush does not guarantee it: Faust's
 ``ProducerBuffer.flush`` returns as soon as no buffered record was handed to the producer for
-0.1 s, whatever is still buffered, and the commit then goes ahead (faust-streaming 0.11). On a
+0.1 s, whatever is still buffered, and the commit then goes ahead (faust-streaming 0.15.3). On a
 busy worker that happens, and a worker killed just after such a commit restarts from a changelog
 without states whose events' offsets were committed: those events are gone from their dossiers
 for good. The ten-kill chaos test found it (a record missing from one dossier's history, seen as

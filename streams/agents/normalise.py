@@ -15,6 +15,7 @@ from contract.partitioning import partition_of
 from contract.sources import SOURCE_SYSTEMS
 from schemas import codec
 from streams.agents.context import DongboApp, fail_stop
+from streams.agents.offsets import OffsetGuard, rewind
 from streams.deadletter import DeadLetter
 from streams.model import utcnow
 from streams.normalise.errors import NormaliseError
@@ -58,6 +59,8 @@ def install(dapp: DongboApp) -> None:
             headers={"event_id": canonical.event_id.encode(), "source": canonical.source.encode()},
         ))  # fmt: skip
 
+    offsets = OffsetGuard()
+
     @app.agent(sources, name="normalise")
     async def normalise_agent(stream):
         # Batches, like the merge: every output of a batch (events, dead letters) is acknowledged by
@@ -65,11 +68,20 @@ def install(dapp: DongboApp) -> None:
         # output was lost; a failure stops the worker without committing (``fail_stop``).
         async for batch in stream.take_events(ws.batch_size, ws.batch_within):
             try:
-                sent = [await one(event.message) for event in batch]
+                offsets.follow(set(app.consumer.assignment()) if app.consumer else set())
+                in_order = []
+                for event in batch:
+                    msg = event.message
+                    skipped = offsets.skipped(msg.topic, msg.partition, msg.offset)
+                    if skipped is None:
+                        in_order.append(event)
+                    else:  # read again in order (a source's order on a partition is its time)
+                        await rewind(app.consumer, offsets, msg, skipped, metrics)
+                sent = [await one(event.message) for event in in_order]
                 await asyncio.gather(*sent)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - anything: the batch must not be committed
                 fail_stop("normalise", batch, exc)
-            for event in batch:
+            for event in in_order:
                 dapp.done[(event.message.topic, event.message.partition)] = event.message.offset

@@ -78,3 +78,14 @@ def test_compose_runs_the_production_profile_with_the_key_from_a_secret_file():
     # The key's file lives outside version control.
     ignored = subprocess.run(["git", "check-ignore", "-q", source], cwd=ROOT, check=False)
     assert ignored.returncode == 0, f"{source} is not ignored by git"
+
+
+def test_every_long_running_dongbo_process_is_restarted_after_a_fail_stop():
+    # The worker stops without committing a batch it could not process (exit 70, e.g. records
+    # skipped by the consumer) and relies on being started again to read it again.
+    services = compose()["services"]
+    long_running = {name for name, svc in services.items()
+                    if svc.get("command", [None])[0] == "dongbo" and name != "simulator"}  # fmt: skip
+    assert long_running == {"worker", "sink", "sink-report", "notify"}
+    for name in long_running:
+        assert services[name].get("restart") in ("unless-stopped", "always", "on-failure"), name
