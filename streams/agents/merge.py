@@ -30,7 +30,7 @@ from monitoring.metrics import BoundedLabel
 from schemas import codec
 from streams.agents.acked_table import acknowledged_table
 from streams.agents.context import DongboApp, fail_stop
-from streams.agents.offsets import OffsetGuard, rewind
+from streams.agents.offsets import OffsetGuard, in_order
 from streams.clock import WallClock
 from streams.configured import worker_policy
 from streams.deadletter import DeadLetter
@@ -245,11 +245,8 @@ def install(dapp: DongboApp) -> None:
         last_of: dict[int, Any] = {}
         for event in batch:
             msg = event.message
-            skipped = offsets.skipped(msg.topic, msg.partition, msg.offset)
-            if skipped is not None:
-                # Merged past a missing record, the outputs would differ from any run that saw it.
-                await rewind(app.consumer, offsets, msg, skipped, metrics)
-                continue
+            if not await in_order(app.consumer, offsets, msg, metrics):
+                continue  # merged past a missing record, the outputs would differ: read again
             last_of[msg.partition] = event
             sent += await step(msg)
         for key, state in to_publish.items():

@@ -15,7 +15,7 @@ from contract.partitioning import partition_of
 from contract.sources import SOURCE_SYSTEMS
 from schemas import codec
 from streams.agents.context import DongboApp, fail_stop
-from streams.agents.offsets import OffsetGuard, rewind
+from streams.agents.offsets import OffsetGuard, in_order
 from streams.deadletter import DeadLetter
 from streams.model import utcnow
 from streams.normalise.errors import NormaliseError
@@ -69,19 +69,17 @@ def install(dapp: DongboApp) -> None:
         async for batch in stream.take_events(ws.batch_size, ws.batch_within):
             try:
                 offsets.follow(set(app.consumer.assignment()) if app.consumer else set())
-                in_order = []
+                ordered = []
                 for event in batch:
                     msg = event.message
-                    skipped = offsets.skipped(msg.topic, msg.partition, msg.offset)
-                    if skipped is None:
-                        in_order.append(event)
-                    else:  # read again in order (a source's order on a partition is its time)
-                        await rewind(app.consumer, offsets, msg, skipped, metrics)
-                sent = [await one(event.message) for event in in_order]
+                    # (read again in order when records are missing: a source's order is its time)
+                    if await in_order(app.consumer, offsets, msg, metrics):
+                        ordered.append(event)
+                sent = [await one(event.message) for event in ordered]
                 await asyncio.gather(*sent)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - anything: the batch must not be committed
                 fail_stop("normalise", batch, exc)
-            for event in in_order:
+            for event in ordered:
                 dapp.done[(event.message.topic, event.message.partition)] = event.message.offset

@@ -9,13 +9,16 @@ transactional topics) and counts them as processed, so the next commit moved pas
 agent saw: lost for good, while the merge evaluated its dossier without it.
 
 Two guards:
-- ``refuse_gap_commits``: a gap is never counted as processed. A record that was delivered is
-  acknowledged by its agent anyway; one that was not holds the commit until it is. dongbo's
-  input topics are neither compacted nor transactional: every offset in them holds a record.
-- ``OffsetGuard`` and ``rewind``: each agent checks each partition's offsets. A record arriving
+- ``refuse_gap_commits``: Faust never counts a gap as processed by itself. A record that was
+  delivered is acknowledged by its agent anyway; one that was not holds the commit until it is.
+- ``OffsetGuard`` and ``in_order``: each agent checks each partition's offsets. A record arriving
   with earlier ones missing is not processed and not acknowledged; the partition is sought back
   to the first missing offset and everything after it comes again, in order. Merged in order,
   the outputs are what an uninterrupted run gives (``dongbo_consumer_skips_total`` counts it).
+  Offsets that really hold no record (commit markers, when a source system writes its topic with
+  a transactional producer such as a Kafka Connect exactly-once source) show the same jump on
+  every re-read: after two, they are counted as processed (Faust's own gap filing), so the
+  commit moves on.
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ from faust.transport.consumer import Consumer
 log = logging.getLogger(__name__)
 
 
+GENUINE_AFTER = 2  # re-reads showing the same jump before its offsets are taken for holding no record
+HELD_BEFORE_SEEKING_AGAIN = 20_000  # more than Faust can have fetched before a seek (its buffers)
+
+
 class OffsetGuard:
     """The next offset each (topic, partition) should deliver to one agent, and the partitions
     being read again after a skip."""
@@ -35,7 +42,9 @@ class OffsetGuard:
     def __init__(self) -> None:
         self._next: dict[tuple[str, int], int] = {}
         self._assignment: set[Any] = set()
-        self._rewound: set[tuple[str, int]] = set()  # sought back, waiting for the missing record
+        # read again after a skip: the record that revealed it, the re-reads that showed the same
+        # record first again, and the records held back since the last seek
+        self._rewound: dict[tuple[str, int], list[int]] = {}
 
     def reset(self) -> None:
         """After a rebalance: a partition may come back moved on by another worker."""
@@ -51,7 +60,7 @@ class OffsetGuard:
     def skipped(self, topic: str, partition: int, offset: int) -> tuple[int, int] | None:
         """The first and last offsets skipped before this record (None: nothing skipped). A record
         at or before the expected offset is a redelivery (Faust seeks back after a rebalance or
-        its own recovery, or ``rewind``): it resets the expectation."""
+        its own recovery, or ``in_order``): it resets the expectation."""
         key = (topic, partition)
         expected = self._next.get(key)
         if expected is None:
@@ -61,37 +70,70 @@ class OffsetGuard:
         elif offset < expected - 1:
             log.info("reading %s[%d] again from offset %d (was at %d)", topic, partition, offset,
                      expected - 1)  # fmt: skip
-        self._next[key] = offset + 1
-        self._rewound.discard(key)
+        self.accept(topic, partition, offset)
         return None
 
-    def must_rewind(self, topic: str, partition: int) -> bool:
-        """True the first time a skip is seen on the partition since it was last in order: seek
-        back once, then wait for the missing record."""
+    def accept(self, topic: str, partition: int, offset: int) -> None:
+        self._next[(topic, partition)] = offset + 1
+        self._rewound.pop((topic, partition), None)
+
+    def decide(self, topic: str, partition: int, offset: int) -> str:
+        """For a record revealing a skip: ``"seek"`` (a new skip, the same record first again after
+        a re-read, or too many records held since the last seek), ``"hold"`` (a record fetched
+        before the seek), or ``"genuine"`` (the same jump after ``GENUINE_AFTER`` re-reads)."""
         key = (topic, partition)
-        if key in self._rewound:
-            return False
-        self._rewound.add(key)
+        state = self._rewound.get(key)
+        if state is None or offset < state[0]:  # new, or the re-read revealed an earlier skip
+            self._rewound[key] = [offset, 0, 0]
+            return "seek"
+        if offset == state[0]:
+            state[1] += 1
+            state[2] = 0
+            return "genuine" if state[1] >= GENUINE_AFTER else "seek"
+        state[2] += 1
+        if state[2] > HELD_BEFORE_SEEKING_AGAIN:
+            state[2] = 0
+            return "seek"
+        return "hold"
+
+
+async def in_order(consumer: Any, guard: OffsetGuard, msg: Any, metrics: Any) -> bool:
+    """True: process this record (the next of its partition). False: records before it are
+    missing; it is held back (not processed, not acknowledged, so no commit passes it) and the
+    partition is read again from the first missing offset, so that everything after comes again,
+    in order: merged in order, the outputs are what an uninterrupted run gives.
+
+    Offsets that hold no record (a transactional producer's commit markers on a source topic, a
+    compacted topic) look like a skip too: when the partition, read again from the first missing
+    offset ``GENUINE_AFTER`` times, still starts at the same record, the missing offsets are taken
+    for such and counted as processed."""
+    skipped = guard.skipped(msg.topic, msg.partition, msg.offset)
+    if skipped is None:
         return True
-
-
-async def rewind(consumer: Any, guard: OffsetGuard, msg: Any, skipped: tuple[int, int], metrics: Any) -> None:
-    """A record arrived with earlier ones of its partition missing: it is not processed (nor
-    acknowledged, so no commit can pass it), and the partition is read again from the first
-    missing offset. Everything after it comes again, in order; merged in order, the outputs are
-    what an uninterrupted run gives."""
     first, last = skipped
-    if guard.must_rewind(msg.topic, msg.partition):
+    decision = guard.decide(msg.topic, msg.partition, msg.offset)
+    if decision == "genuine":
+        log.info("offsets %d..%d of %s[%d] hold no record (the same jump after %d re-reads: "
+                 "transaction markers or compaction); counted as processed", first, last,
+                 msg.topic, msg.partition, GENUINE_AFTER)  # fmt: skip
+        await _faust_add_gap(consumer, msg.tp, first, last)
+        guard.accept(msg.topic, msg.partition, msg.offset)
+        return True
+    if decision == "seek":
         log.warning("offsets %d..%d of %s[%d] never reached the agent (skipped by the consumer); "
                     "reading the partition again from %d", first, last, msg.topic, msg.partition,
                     first)  # fmt: skip
         metrics.consumer_skips.labels(msg.topic).inc()
         await consumer.seek(msg.tp, first)
-    # Not acknowledged: Faust acknowledges a batch's records after the agent's body, and an
-    # acknowledged offset past the missing ones would let a later commit pass their second copies
-    # before they are merged. Marked as acknowledged without counting, like a record never read.
+    # Marked as acknowledged without being counted, like a record never read: Faust acknowledges a
+    # batch's records after the agent's body, and an offset acknowledged past the missing ones
+    # would let a commit pass the second copies of the records after them before they are merged.
     msg.acked = True
     consumer._unacked_messages.discard(msg)
+    return False
+
+
+_faust_add_gap = Consumer._add_gap  # Faust's own: files offsets as processed (``in_order`` uses it)
 
 
 def refuse_gap_commits() -> None:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from types import SimpleNamespace
 
 import pytest
 from faust.transport.consumer import Consumer
+from faust.types import TP
 from hypothesis import given
 from hypothesis import strategies as st
+from intervaltree import IntervalTree
 
-from streams.agents.offsets import OffsetGuard, refuse_gap_commits, rewind
+from streams.agents.offsets import OffsetGuard, in_order, refuse_gap_commits
 
 
 def test_consecutive_offsets_and_redeliveries_pass() -> None:
@@ -73,6 +76,8 @@ class FakeConsumer:
     def __init__(self) -> None:
         self.seeks: list[tuple[object, int]] = []
         self._unacked_messages: set[object] = set()
+        self._gap: defaultdict[TP, IntervalTree] = defaultdict(IntervalTree)
+        self._committed_offset: defaultdict[TP, int | None] = defaultdict(lambda: None)
 
     async def seek(self, tp: object, offset: int) -> None:
         self.seeks.append((tp, offset))
@@ -81,34 +86,54 @@ class FakeConsumer:
 class Msg:
     def __init__(self, offset: int, partition: int = 0) -> None:
         self.topic, self.partition, self.offset = "dossier.events", partition, offset
-        self.tp = ("dossier.events", partition)
+        self.tp = TP("dossier.events", partition)
         self.acked = False
 
 
-def test_a_skip_reads_the_partition_again_once_and_holds_back_what_came_early() -> None:
-    consumer, guard = FakeConsumer(), OffsetGuard()
-    counted: list[str] = []
-    fake_metrics = SimpleNamespace(
+def run(guard: OffsetGuard, consumer: FakeConsumer, offsets: list[int], counted: list[str]) -> list[int]:
+    metrics = SimpleNamespace(
         consumer_skips=SimpleNamespace(labels=lambda t: SimpleNamespace(inc=lambda: counted.append(t)))
     )
 
-    async def deliver(offsets: list[int]) -> list[int]:
+    async def deliver() -> list[int]:
         merged = []
         for offset in offsets:
             msg = Msg(offset)
             consumer._unacked_messages.add(msg)
-            skipped = guard.skipped(msg.topic, msg.partition, offset)
-            if skipped is None:
+            if await in_order(consumer, guard, msg, metrics):
                 merged.append(offset)
             else:
-                await rewind(consumer, guard, msg, skipped, fake_metrics)
                 assert msg.acked and msg not in consumer._unacked_messages  # never counted as done
         return merged
 
+    return asyncio.run(deliver())
+
+
+def test_a_skip_reads_the_partition_again_once_and_holds_back_what_came_early() -> None:
+    consumer, guard, counted = FakeConsumer(), OffsetGuard(), []
     # 286, then 288-290 before 287: one seek back to 287; 288-290 wait for their second copies.
-    merged = asyncio.run(deliver([285, 286, 288, 289, 290, 287, 288, 289, 290, 291]))
+    merged = run(guard, consumer, [285, 286, 288, 289, 290, 287, 288, 289, 290, 291], counted)
     assert merged == [285, 286, 287, 288, 289, 290, 291]
-    assert consumer.seeks == [(("dossier.events", 0), 287)]
+    assert [offset for _, offset in consumer.seeks] == [287]
     assert counted == ["dossier.events"]
-    asyncio.run(deliver([295]))  # a new skip after being in order again: a new seek
-    assert consumer.seeks[-1] == (("dossier.events", 0), 292)
+    assert not any(consumer._gap.values())  # nothing counted as processed that was not merged
+    run(guard, consumer, [295], counted)  # a new skip after being in order again: a new seek
+    assert consumer.seeks[-1][1] == 292
+
+
+def test_a_record_skipped_again_on_the_re_read_is_read_again_until_it_comes() -> None:
+    consumer, guard, counted = FakeConsumer(), OffsetGuard(), []
+    merged = run(guard, consumer, [10, 12, 12, 11, 12], counted)  # the first re-read skips 11 again
+    assert merged == [10, 11, 12]
+    assert [offset for _, offset in consumer.seeks] == [11, 11]
+    assert not any(consumer._gap.values())
+
+
+def test_offsets_that_hold_no_record_are_accepted_after_two_re_reads() -> None:
+    # A transactional source: offset 12 is a commit marker, never delivered by any read.
+    consumer, guard, counted = FakeConsumer(), OffsetGuard(), []
+    merged = run(guard, consumer, [10, 11, 13, 14, 13, 14, 13, 14], counted)
+    assert merged == [10, 11, 13, 14]
+    assert [offset for _, offset in consumer.seeks] == [12, 12]
+    # Faust may now commit past the marker, and only past it.
+    assert [(i.begin, i.end) for i in consumer._gap[TP("dossier.events", 0)]] == [(12, 13)]
