@@ -30,7 +30,7 @@ from monitoring.metrics import BoundedLabel
 from schemas import codec
 from streams.agents.acked_table import acknowledged_table
 from streams.agents.context import DongboApp, fail_stop
-from streams.agents.offsets import OffsetGuard, in_order
+from streams.agents.offsets import in_order, offset_guard
 from streams.clock import WallClock
 from streams.configured import worker_policy
 from streams.deadletter import DeadLetter
@@ -105,7 +105,7 @@ def install(dapp: DongboApp) -> None:
         write_through=False,  # stored after what they produced is acknowledged (below)
     )
     assigned: set[object] = set()
-    offsets = OffsetGuard()
+    offsets = offset_guard(dapp.settings)
     loaded_settled = False  # the clocks and timers were read with no rebalance or recovery going
     clock = WallClock(ws.clock_start)
     unit_label = BoundedLabel()

@@ -15,7 +15,7 @@ from contract.partitioning import partition_of
 from contract.sources import SOURCE_SYSTEMS
 from schemas import codec
 from streams.agents.context import DongboApp, fail_stop
-from streams.agents.offsets import OffsetGuard, in_order
+from streams.agents.offsets import in_order, offset_guard
 from streams.deadletter import DeadLetter
 from streams.model import utcnow
 from streams.normalise.errors import NormaliseError
@@ -59,7 +59,7 @@ def install(dapp: DongboApp) -> None:
             headers={"event_id": canonical.event_id.encode(), "source": canonical.source.encode()},
         ))  # fmt: skip
 
-    offsets = OffsetGuard()
+    offsets = offset_guard(dapp.settings)
 
     @app.agent(sources, name="normalise")
     async def normalise_agent(stream):

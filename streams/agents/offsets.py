@@ -23,13 +23,23 @@ Two guards:
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from confluent_kafka import Consumer as KafkaConsumer
+from confluent_kafka import KafkaError, TopicPartition
 from faust.transport.consumer import Consumer
+
+from contract.settings import Settings
 
 log = logging.getLogger(__name__)
 
+
+# (topic, partition, first, last) -> whether the broker holds a record at those offsets (None: no answer)
+Probe = Callable[[str, int, int, int], Awaitable[bool | None]]
 
 GENUINE_AFTER = 2  # re-reads showing the same jump before its offsets are taken for holding no record
 HELD_BEFORE_SEEKING_AGAIN = 20_000  # more than Faust can have fetched before a seek (its buffers)
@@ -39,7 +49,8 @@ class OffsetGuard:
     """The next offset each (topic, partition) should deliver to one agent, and the partitions
     being read again after a skip."""
 
-    def __init__(self) -> None:
+    def __init__(self, probe: Probe | None = None) -> None:
+        self.probe = probe
         self._next: dict[tuple[str, int], int] = {}
         self._assignment: set[Any] = set()
         # read again after a skip: the record that revealed it, the re-reads that showed the same
@@ -78,14 +89,15 @@ class OffsetGuard:
         self._rewound.pop((topic, partition), None)
 
     def decide(self, topic: str, partition: int, offset: int) -> str:
-        """For a record revealing a skip: ``"seek"`` (a new skip, the same record first again after
-        a re-read, or too many records held since the last seek), ``"hold"`` (a record fetched
-        before the seek), or ``"genuine"`` (the same jump after ``GENUINE_AFTER`` re-reads)."""
+        """For a record revealing a skip: ``"new"`` (a skip not seen before), ``"seek"`` (the same
+        record first again after a re-read, or too many records held since the last seek),
+        ``"hold"`` (a record fetched before the seek), or ``"genuine"`` (the same jump after
+        ``GENUINE_AFTER`` re-reads)."""
         key = (topic, partition)
         state = self._rewound.get(key)
         if state is None or offset < state[0]:  # new, or the re-read revealed an earlier skip
             self._rewound[key] = [offset, 0, 0]
-            return "seek"
+            return "new"
         if offset == state[0]:
             state[1] += 1
             state[2] = 0
@@ -95,6 +107,52 @@ class OffsetGuard:
             state[2] = 0
             return "seek"
         return "hold"
+
+
+class GapProbe:
+    """Asks the broker directly (a consumer of its own, no group membership, no commits) whether a
+    partition holds a record between two offsets: one fetch, without disturbing Faust's reading."""
+
+    def __init__(self, client_config: dict[str, Any], group: str, timeout: float = 5.0) -> None:
+        self._config = {**client_config, "group.id": group, "enable.auto.commit": False,
+                        "enable.partition.eof": True, "fetch.wait.max.ms": 10}  # fmt: skip
+        self._consumer: KafkaConsumer | None = None
+        self.timeout = timeout
+
+    def _ask(self, topic: str, partition: int, first: int, last: int) -> bool | None:
+        if self._consumer is None:
+            self._consumer = KafkaConsumer(self._config)
+        consumer = self._consumer
+        consumer.assign([TopicPartition(topic, partition, first)])
+        try:
+            deadline = time.monotonic() + self.timeout
+            while time.monotonic() < deadline:
+                msg = consumer.poll(0.2)
+                if msg is None:
+                    continue
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        return False
+                    continue
+                return (msg.offset() or 0) <= last
+            return None
+        finally:
+            consumer.unassign()
+
+    async def holds_record(self, topic: str, partition: int, first: int, last: int) -> bool | None:
+        try:
+            return await asyncio.to_thread(self._ask, topic, partition, first, last)
+        except Exception as exc:  # noqa: BLE001 - no answer: the re-reads decide instead
+            log.warning("could not ask the broker about offsets %d..%d of %s[%d]: %s", first, last,
+                        topic, partition, exc)  # fmt: skip
+            return None
+
+
+def offset_guard(settings: Settings) -> OffsetGuard:
+    """An agent's guard, asking the broker about skips with the worker's credentials."""
+    probe = GapProbe(settings.kafka.client_config(), f"{settings.worker.app_id}-gap-probe")
+    return OffsetGuard(probe.holds_record)
 
 
 async def in_order(consumer: Any, guard: OffsetGuard, msg: Any, metrics: Any) -> bool:
@@ -112,10 +170,14 @@ async def in_order(consumer: Any, guard: OffsetGuard, msg: Any, metrics: Any) ->
         return True
     first, last = skipped
     decision = guard.decide(msg.topic, msg.partition, msg.offset)
+    if decision == "new":
+        # The broker says at once whether the missing offsets hold a record; without an answer,
+        # the re-reads decide.
+        holds = await guard.probe(msg.topic, msg.partition, first, last) if guard.probe else None
+        decision = "genuine" if holds is False else "seek"
     if decision == "genuine":
-        log.info("offsets %d..%d of %s[%d] hold no record (the same jump after %d re-reads: "
-                 "transaction markers or compaction); counted as processed", first, last,
-                 msg.topic, msg.partition, GENUINE_AFTER)  # fmt: skip
+        log.info("offsets %d..%d of %s[%d] hold no record (transaction markers or compaction); "
+                 "counted as processed", first, last, msg.topic, msg.partition)  # fmt: skip
         await _faust_add_gap(consumer, msg.tp, first, last)
         guard.accept(msg.topic, msg.partition, msg.offset)
         return True

@@ -137,3 +137,24 @@ def test_offsets_that_hold_no_record_are_accepted_after_two_re_reads() -> None:
     assert [offset for _, offset in consumer.seeks] == [12, 12]
     # Faust may now commit past the marker, and only past it.
     assert [(i.begin, i.end) for i in consumer._gap[TP("dossier.events", 0)]] == [(12, 13)]
+
+
+def test_the_broker_is_asked_first_and_its_answer_decides() -> None:
+    asked: list[tuple[int, int]] = []
+
+    def probe(answer: bool | None):
+        async def holds_record(topic: str, partition: int, first: int, last: int) -> bool | None:
+            asked.append((first, last))
+            return answer
+
+        return holds_record
+
+    # No record at 12 (a commit marker): accepted at once, no re-read.
+    consumer = FakeConsumer()
+    assert run(OffsetGuard(probe(False)), consumer, [10, 11, 13, 14], []) == [10, 11, 13, 14]
+    assert consumer.seeks == [] and asked == [(12, 12)]
+    # A record at 12 (the consumer skipped it), or no answer: read again from 12.
+    for answer in (True, None):
+        consumer = FakeConsumer()
+        assert run(OffsetGuard(probe(answer)), consumer, [10, 11, 13, 12, 13], []) == [10, 11, 12, 13]
+        assert [offset for _, offset in consumer.seeks] == [12]
