@@ -16,9 +16,10 @@ Two guards:
   to the first missing offset and everything after it comes again, in order. Merged in order,
   the outputs are what an uninterrupted run gives (``dongbo_consumer_skips_total`` counts it).
   Offsets that really hold no record (commit markers, when a source system writes its topic with
-  a transactional producer such as a Kafka Connect exactly-once source) show the same jump on
-  every re-read: after two, they are counted as processed (Faust's own gap filing), so the
-  commit moves on.
+  a transactional producer such as a Kafka Connect exactly-once source) look like a skip too: the
+  agent first asks the broker (``GapProbe``: a record at the first missing offset is a real skip)
+  and counts markers as processed at once (Faust's own gap filing), so the commit moves on;
+  without an answer, the same jump on two re-reads decides.
 """
 
 from __future__ import annotations
