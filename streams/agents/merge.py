@@ -30,7 +30,7 @@ from monitoring.metrics import BoundedLabel
 from schemas import codec
 from streams.agents.acked_table import acknowledged_table
 from streams.agents.context import DongboApp, fail_stop
-from streams.agents.offsets import in_order, offset_guard
+from streams.agents.offsets import in_order, offset_guard, seek_again_if_stuck
 from streams.clock import WallClock
 from streams.configured import worker_policy
 from streams.deadletter import DeadLetter
@@ -264,6 +264,10 @@ def install(dapp: DongboApp) -> None:
         for event in batch:
             if not event.message.acked:  # not the records left for their second copy (``rewind``)
                 dapp.done[(event.message.topic, event.message.partition)] = event.message.offset
+
+    @app.timer(interval=2.0)
+    async def merge_reads_again_if_stuck() -> None:
+        await seek_again_if_stuck(app.consumer, offsets)
 
     @app.timer(interval=ws.tick_interval)
     async def tick() -> None:

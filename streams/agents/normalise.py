@@ -15,7 +15,7 @@ from contract.partitioning import partition_of
 from contract.sources import SOURCE_SYSTEMS
 from schemas import codec
 from streams.agents.context import DongboApp, fail_stop
-from streams.agents.offsets import in_order, offset_guard
+from streams.agents.offsets import in_order, offset_guard, seek_again_if_stuck
 from streams.deadletter import DeadLetter
 from streams.model import utcnow
 from streams.normalise.errors import NormaliseError
@@ -60,6 +60,10 @@ def install(dapp: DongboApp) -> None:
         ))  # fmt: skip
 
     offsets = offset_guard(dapp.settings)
+
+    @app.timer(interval=2.0)
+    async def normalise_reads_again_if_stuck() -> None:
+        await seek_again_if_stuck(app.consumer, offsets)
 
     @app.agent(sources, name="normalise")
     async def normalise_agent(stream):

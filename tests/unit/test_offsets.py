@@ -158,3 +158,19 @@ def test_the_broker_is_asked_first_and_its_answer_decides() -> None:
         consumer = FakeConsumer()
         assert run(OffsetGuard(probe(answer)), consumer, [10, 11, 13, 12, 13], []) == [10, 11, 12, 13]
         assert [offset for _, offset in consumer.seeks] == [12]
+
+
+def test_a_seek_back_that_brings_nothing_is_made_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streams.agents import offsets
+
+    consumer, guard = FakeConsumer(), OffsetGuard()
+    run(guard, consumer, [10, 12], [])  # 11 missing: sought back once
+    assert [offset for _, offset in consumer.seeks] == [11]
+    asyncio.run(offsets.seek_again_if_stuck(consumer, guard))  # too early: nothing
+    assert len(consumer.seeks) == 1
+    monkeypatch.setattr(offsets, "STUCK_AFTER", 0.0)
+    asyncio.run(offsets.seek_again_if_stuck(consumer, guard))  # nothing came: seek again
+    assert [offset for _, offset in consumer.seeks] == [11, 11]
+    run(guard, consumer, [11, 12], [])  # it came: nothing more to do
+    asyncio.run(offsets.seek_again_if_stuck(consumer, guard))
+    assert len(consumer.seeks) == 2
