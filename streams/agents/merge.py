@@ -229,14 +229,13 @@ def install(dapp: DongboApp) -> None:
         nonlocal loaded_settled
         current = set(app.consumer.assignment()) if app.consumer else set()
         settled = not (app.rebalancing or getattr(app, "in_recovery", False))
+        offsets.follow(current)  # a rebalance: a partition may come back moved on by another worker
         if current != assigned or not loaded_settled:
             # A rebalance: clocks and timers are read again from the table (a partition may come
             # back moved on by another worker). Read while a rebalance or a table recovery was
             # still going (a batch taken before it), they are read again at the next batch: a
             # dossier whose state was not recovered yet would otherwise have no timer, and its
             # alerts would wait for its next event.
-            if current != assigned:
-                offsets.reset()  # a partition may come back moved on by another worker
             assigned.clear()
             assigned.update(current)
             engine.forget()
