@@ -45,6 +45,10 @@ pytestmark = pytest.mark.integration
 
 DOSSIERS = int(os.environ.get("DONGBO_CHAOS_DOSSIERS", "600"))
 CHAOS = replace(CONFIG, dossiers=DOSSIERS, days=max(CONFIG.days, DOSSIERS // 150))
+# Bounds in seconds that grow with the run: a worker merges about 300 records/s on this machine,
+# so the 200,000-event run needs more than ten minutes to finish after its last kill.
+CLOSE_WITHIN = max(600, DOSSIERS // 8)
+READ_WITHIN = max(300, DOSSIERS // 16)
 
 
 @pytest.fixture
@@ -60,7 +64,7 @@ def verified(settings: Settings) -> None:
 
 
 def states_seen(settings: Settings, count: int) -> None:
-    read_topic(settings, topics_for(settings).state, lambda m: len(m) >= count, timeout=300)
+    read_topic(settings, topics_for(settings).state, lambda m: len(m) >= count, timeout=READ_WITHIN)
 
 
 def caught_up_and_verified(settings: Settings, sink: subprocess.Popen[bytes], tmp_path: Path) -> None:
@@ -68,7 +72,7 @@ def caught_up_and_verified(settings: Settings, sink: subprocess.Popen[bytes], tm
     of ``dossier.state``."""
     try:
         state = [topics_for(settings).state]
-        assert wait_caught_up(settings, sink_group(settings, "report"), state, timeout=300) == 0
+        assert wait_caught_up(settings, sink_group(settings, "report"), state, timeout=READ_WITHIN) == 0
     finally:
         stop(sink, tmp_path / "report-sink.log")
     verified(settings)
@@ -88,7 +92,7 @@ def test_ten_sigkills_during_a_replay_change_nothing(settings: Settings, worker,
         if n % 4 == 3:  # the worker's folder lost too: table and stream time from the changelog alone
             shutil.rmtree(settings.worker.data_dir, ignore_errors=True)
     worker()
-    assert close_replay(settings, end, timeout=600) == 0
+    assert close_replay(settings, end, timeout=CLOSE_WITHIN) == 0
     assert_same_outputs(settings, expected)
     caught_up_and_verified(settings, sink, tmp_path)
 
@@ -118,7 +122,7 @@ def test_the_broker_restarted_mid_stream_loses_nothing(settings: Settings, worke
             pass
         time.sleep(2)
     print(f"worker restarts after the broker's: {restarts}")
-    assert close_replay(settings, end, timeout=600) == 0
+    assert close_replay(settings, end, timeout=CLOSE_WITHIN) == 0
     assert_same_outputs(settings, expected)
     caught_up_and_verified(settings, sink, tmp_path)
 
@@ -136,12 +140,12 @@ def test_redis_killed_mid_stream_is_refilled_by_its_sink_and_verified(
     os.kill(pid, signal.SIGKILL)  # what was not snapshotted is lost
     time.sleep(5)  # the Redis sink's writes fail meanwhile; it retries from the same offsets
     stack.up(settings, print, ["redis"])
-    assert close_replay(settings, end, timeout=600) == 0
+    assert close_replay(settings, end, timeout=CLOSE_WITHIN) == 0
     state = [topics_for(settings).state]
-    assert wait_caught_up(settings, sink_group(settings, "report"), state, timeout=300) == 0
+    assert wait_caught_up(settings, sink_group(settings, "report"), state, timeout=READ_WITHIN) == 0
     # What Redis lost before its last snapshot the sink's offsets had moved past: the sink saw
     # Redis come back (a new run id) and read the state topic again from its beginning.
-    assert wait_caught_up(settings, redis_sink_group(settings), state, timeout=300) == 0
+    assert wait_caught_up(settings, redis_sink_group(settings), state, timeout=READ_WITHIN) == 0
     metrics = urlopen(f"http://127.0.0.1:{settings.worker.sink_web_port}/metrics", timeout=10).read().decode()
     assert 'dongbo_sink_store_restarts_total{sink="redis"} 1.0' in metrics
     assert_same_outputs(settings, expected)
