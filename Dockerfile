@@ -2,6 +2,7 @@
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY contract contract
 COPY dongbo dongbo
 COPY schemas schemas
 COPY streams streams

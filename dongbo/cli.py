@@ -79,6 +79,44 @@ def stack_env(
             typer.echo(f"export {name}={shlex.quote(env[name])}")
 
 
+@stack_app.command("compose-secrets")
+def stack_compose_secrets(
+    out: Path = typer.Argument(Path("secrets/compose"), help="where to write (git ignores secrets/)"),
+) -> None:
+    """Make the secure profile's files for docker-compose.secure.yml: a CA and the broker's
+    certificate, one password per principal, the broker's properties and start script, Redis's ACL
+    file; one folder per container (docs/security.md). Idempotent: secrets made once are kept.
+
+    Run it as root (e.g. `sudo`) so that each folder goes to the user its container runs as."""
+    from dongbo.compose_secure import write_compose_secrets
+
+    try:
+        write_compose_secrets(out, get_settings().kafka.partitions, say)
+    except (OSError, RuntimeError) as exc:
+        fail(f"could not write the compose secrets in {out}: {exc}")
+
+
+@stack_app.command("secure-apply")
+def stack_secure_apply(
+    secrets: Path = typer.Option(..., help="the admin's folder: every principal's password"),
+) -> None:
+    """As the admin (the DONGBO_KAFKA_* settings): create the topics, every principal's SCRAM user
+    and the ACLs. Idempotent; docker-compose.secure.yml runs it before the workers start."""
+    from contract.topics import ensure_topics
+    from dongbo.stack_secure import SecureFiles, apply_security
+
+    settings = get_settings()
+    if settings.kafka.security_protocol != "SASL_SSL":
+        fail(
+            "secure-apply logs in as the admin over SASL_SSL: set DONGBO_KAFKA_SECURITY_PROTOCOL=SASL_SSL "
+            "and the admin's DONGBO_KAFKA_SASL_* settings (docs/security.md)"
+        )
+    created = ensure_topics(settings)
+    if created:
+        say(f"kafka: created topics {', '.join(created)}")
+    apply_security(settings, SecureFiles(secrets), say)
+
+
 @stack_app.command("status")
 def stack_status() -> None:
     """Say whether each service is up, and how to reach it. Exit code 1 when one is down."""

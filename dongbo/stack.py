@@ -195,6 +195,32 @@ class _Service:
             return "(no log)"
 
 
+def broker_properties(controller: str, listeners: list[str], data: str, partitions: int) -> list[str]:
+    """A single-node KRaft broker's properties (the local stack's, and the secure compose
+    profile's): ``controller`` host:port, the ``listeners`` lines, the data folder."""
+    return [
+        "process.roles=broker,controller",
+        "node.id=1",
+        f"controller.quorum.voters=1@{controller}",
+        *listeners,
+        f"log.dirs={data}",
+        "offsets.topic.replication.factor=1",
+        "offsets.topic.num.partitions=12",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "transaction.state.log.num.partitions=4",
+        "group.initial.rebalance.delay.ms=0",
+        # dongbo creates every topic itself with the intended partition count: a topic
+        # auto-created by a producer would have the wrong count (Faust PartitionsMismatch).
+        "auto.create.topics.enable=false",
+        f"num.partitions={partitions}",
+        "log.retention.hours=168",
+        "log.segment.bytes=67108864",
+        "num.network.threads=2",
+        "num.io.threads=4",
+    ]
+
+
 class Kafka(_Service):
     name = "kafka"
 
@@ -259,9 +285,10 @@ class Kafka(_Service):
                 f"kafka: the data in {data} was made {was} the secure profile (DONGBO_STACK_SECURE): "
                 f"use another DONGBO_STACK_HOME, or remove {self.home} to start afresh"
             )
+        files = stack_secure.SecureFiles.of(self.settings)
         if self.secure:
             _ensure_secrets(self)
-            listeners = stack_secure.kafka_properties(self.settings, host, port, ctrl)
+            listeners = stack_secure.kafka_properties(files, host, port, ctrl)
         else:
             listeners = [
                 f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{ctrl}",
@@ -274,25 +301,9 @@ class Kafka(_Service):
             "\n".join(
                 [
                     "# written by dongbo/stack.py; edit the settings, not this file",
-                    "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.voters=1@{host}:{ctrl}",
-                    *listeners,
-                    f"log.dirs={data}",
-                    "offsets.topic.replication.factor=1",
-                    "offsets.topic.num.partitions=12",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
-                    "transaction.state.log.num.partitions=4",
-                    "group.initial.rebalance.delay.ms=0",
-                    # dongbo creates every topic itself with the intended partition count: a topic
-                    # auto-created by a producer would have the wrong count (Faust PartitionsMismatch).
-                    "auto.create.topics.enable=false",
-                    f"num.partitions={self.settings.kafka.partitions}",
-                    "log.retention.hours=168",
-                    "log.segment.bytes=67108864",
-                    "num.network.threads=2",
-                    "num.io.threads=4",
+                    *broker_properties(
+                        f"{host}:{ctrl}", listeners, str(data), self.settings.kafka.partitions
+                    ),
                     "",
                 ]
             )
@@ -308,7 +319,7 @@ class Kafka(_Service):
                     cid,
                     "-c",
                     str(self.properties),
-                    *(stack_secure.format_args(self.settings) if self.secure else []),
+                    *(stack_secure.format_args(files) if self.secure else []),
                 ),
                 capture_output=True,
                 text=True,
@@ -344,7 +355,7 @@ def _ensure_secrets(service: _Service) -> None:
     if shutil.which("openssl") is None:
         raise StackError("openssl is missing: install it (apt-get install openssl) for the secure profile.")
     try:
-        stack_secure.SecureFiles(service.settings).ensure(service.log)
+        stack_secure.SecureFiles.of(service.settings).ensure(service.log)
     except (OSError, RuntimeError) as exc:
         raise StackError(f"{service.name}: could not make the secure profile's secrets: {exc}") from exc
 
@@ -381,7 +392,8 @@ class Redis(_Service):
         self._binary()
         if self.settings.stack.secure:
             _ensure_secrets(self)
-            stack_secure.write_private(self.acl_file, stack_secure.redis_acl(self.settings))
+            acl = stack_secure.redis_acl(stack_secure.SecureFiles.of(self.settings))
+            stack_secure.write_private(self.acl_file, acl)
 
     def _healthy(self) -> tuple[bool, str]:
         import redis
@@ -744,7 +756,7 @@ def up(settings: Settings, log: Callable[[str], None], names: list[str] | None =
         if created:
             log(f"kafka: created topics {', '.join(created)}")
         if settings.stack.secure:
-            stack_secure.apply_security(settings, log)
+            stack_secure.apply_security(admin, stack_secure.SecureFiles.of(settings), log)
     return result
 
 

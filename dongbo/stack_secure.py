@@ -34,6 +34,8 @@ READER = "reader"  # a downstream system
 DOWNSTREAM_GROUPS = "downstream-"  # the group ids a downstream reader may use (prefix)
 BROKER_CN = "dongbo-broker"  # the broker's certificate: its principal on the controller listener
 REDIS_USER = "dongbo"
+# The names the broker's certificate is valid for on the local stack: loopback only.
+LOOPBACK = ("IP:127.0.0.1", "IP:::1", "DNS:localhost")
 
 
 def source_principal(system: str) -> str:
@@ -101,8 +103,13 @@ def sink_groups(settings: Settings) -> tuple[str, ...]:
 class SecureFiles:
     """Where the secure profile keeps its certificates and passwords."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.dir = settings.stack.home / "secrets"
+    def __init__(self, folder: Path) -> None:
+        self.dir = folder
+
+    @classmethod
+    def of(cls, settings: Settings) -> SecureFiles:
+        """The local stack's: ``<stack home>/secrets``."""
+        return cls(settings.stack.home / "secrets")
 
     @property
     def ca(self) -> Path:
@@ -123,9 +130,9 @@ class SecureFiles:
     def password(self, principal: str) -> str:
         return self.password_file(principal).read_text().strip()
 
-    def ensure(self, log: Callable[[str], None]) -> None:
+    def ensure(self, log: Callable[[str], None], names: tuple[str, ...] = LOOPBACK) -> None:
         """Certificates and passwords, made once (kept across restarts: the broker's users are
-        stored with the passwords they were made with)."""
+        stored with the passwords they were made with). ``names``: the broker's certificate's."""
         self.dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.dir, 0o700)
         for path in [self.password_file(p) for p in PRINCIPALS] + [self.redis_password_file]:
@@ -133,7 +140,7 @@ class SecureFiles:
                 write_private(path, secrets.token_urlsafe(24) + "\n")
         if not self.broker_pem.exists():
             log("kafka: making the secure profile's CA and broker certificate (openssl)")
-            make_certificates(self.dir)
+            make_certificates(self.dir, names)
 
 
 def write_private(path: Path, text: str) -> None:
@@ -143,9 +150,9 @@ def write_private(path: Path, text: str) -> None:
         out.write(text)
 
 
-def make_certificates(folder: Path) -> None:
-    """A CA, and the broker's key and certificate for loopback (127.0.0.1, ::1, localhost) signed
-    by it, for server and client use (the controller listener is mutual TLS)."""
+def make_certificates(folder: Path, names: tuple[str, ...] = LOOPBACK) -> None:
+    """A CA, and the broker's key and certificate for ``names`` (subject alternative names)
+    signed by it, for server and client use (the controller listener is mutual TLS)."""
 
     def run(*args: str) -> None:
         done = subprocess.run(["openssl", *args], cwd=folder, capture_output=True, text=True, check=False)
@@ -159,7 +166,7 @@ def make_certificates(folder: Path) -> None:
     run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "broker.key", "-out", "broker.csr",
         "-subj", f"/CN={BROKER_CN}")  # fmt: skip
     (folder / "broker.ext").write_text(
-        "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\n"
+        f"subjectAltName={','.join(names)}\n"
         "extendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n"
     )
     run("x509", "-req", "-in", "broker.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
@@ -180,7 +187,7 @@ def make_certificates(folder: Path) -> None:
 def settings_as(settings: Settings, principal: str) -> Settings:
     """``settings`` logging in to the secure stack as ``principal`` (Kafka), and as dongbo's
     Redis user: the files' paths, never the secrets."""
-    files = SecureFiles(settings)
+    files = SecureFiles.of(settings)
     kafka = settings.kafka.model_copy(update={
         "security_protocol": "SASL_SSL", "sasl_mechanism": MECHANISM, "sasl_username": principal,
         "sasl_password": None, "sasl_password_file": files.password_file(principal), "ssl_ca": files.ca,
@@ -191,13 +198,23 @@ def settings_as(settings: Settings, principal: str) -> Settings:
     return settings.model_copy(update={"kafka": kafka, "redis": redis})
 
 
-def kafka_properties(settings: Settings, host: str, port: int, ctrl: int) -> list[str]:
-    """The broker's listener, TLS, SASL and authorizer settings in the secure profile."""
-    files = SecureFiles(settings)
+def kafka_properties(
+    files: SecureFiles,
+    host: str,
+    port: int,
+    ctrl: int,
+    *,
+    advertised: str | None = None,
+    seen_at: Path | None = None,
+) -> list[str]:
+    """The broker's listener, TLS, SASL and authorizer settings in the secure profile: listening on
+    ``host``, known to clients as ``advertised`` (default ``host``), its certificate and the CA
+    read from ``seen_at`` (default: where ``files`` keeps them; a container sees them elsewhere)."""
     admin = files.password(ADMIN)
+    folder = seen_at if seen_at is not None else files.dir
     return [
         f"listeners=SASL_SSL://{host}:{port},CONTROLLER://{host}:{ctrl}",
-        f"advertised.listeners=SASL_SSL://{host}:{port}",
+        f"advertised.listeners=SASL_SSL://{advertised or host}:{port}",
         "controller.listener.names=CONTROLLER",
         "listener.security.protocol.map=CONTROLLER:SSL,SASL_SSL:SASL_SSL",
         "inter.broker.listener.name=SASL_SSL",
@@ -207,9 +224,9 @@ def kafka_properties(settings: Settings, host: str, port: int, ctrl: int) -> lis
         "org.apache.kafka.common.security.scram.ScramLoginModule required "
         f'username="{ADMIN}" password="{admin}";',
         "ssl.keystore.type=PEM",
-        f"ssl.keystore.location={files.broker_pem}",
+        f"ssl.keystore.location={folder / files.broker_pem.name}",
         "ssl.truststore.type=PEM",
-        f"ssl.truststore.location={files.ca}",
+        f"ssl.truststore.location={folder / files.ca.name}",
         # The controller listener: the broker's own certificate, nobody else's (mutual TLS).
         "listener.name.controller.ssl.client.auth=required",
         "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
@@ -218,15 +235,16 @@ def kafka_properties(settings: Settings, host: str, port: int, ctrl: int) -> lis
     ]
 
 
-def format_args(settings: Settings) -> list[str]:
+def format_args(files: SecureFiles) -> list[str]:
     """``kafka-storage format`` arguments that create the admin user with the storage (the only
     user that must exist before the broker answers: it makes the others)."""
-    admin = SecureFiles(settings).password(ADMIN)
+    admin = files.password(ADMIN)
     return ["--add-scram", f"{MECHANISM}=[name={ADMIN},password={admin}]"]
 
 
-def apply_security(settings: Settings, log: Callable[[str], None]) -> None:
-    """As the admin: every principal's SCRAM credentials, and the ACLs (``acl_rules``). Idempotent."""
+def apply_security(settings: Settings, files: SecureFiles, log: Callable[[str], None]) -> None:
+    """Logged in as the admin (``settings``): every principal's SCRAM credentials (their
+    passwords from ``files``), and the ACLs (``acl_rules``). Idempotent."""
     from confluent_kafka.admin import (
         AclBinding,
         AclOperation,
@@ -239,8 +257,7 @@ def apply_security(settings: Settings, log: Callable[[str], None]) -> None:
         UserScramCredentialUpsertion,
     )
 
-    files = SecureFiles(settings)
-    admin = AdminClient(settings_as(settings, ADMIN).kafka.client_config())
+    admin = AdminClient(settings.kafka.client_config())
     info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192)
     upserts: list[Any] = [
         UserScramCredentialUpsertion(p, info, files.password(p).encode()) for p in PRINCIPALS
@@ -265,9 +282,9 @@ def apply_security(settings: Settings, log: Callable[[str], None]) -> None:
     log(f"kafka: secure profile: {len(PRINCIPALS)} principals, {len(rules)} ACLs (docs/security.md)")
 
 
-def redis_acl(settings: Settings) -> str:
+def redis_acl(files: SecureFiles) -> str:
     """Redis's ACL file: the default user off, dongbo's user with its password and every command
     but the server-wide dangerous ones (FLUSHALL, CONFIG, DEBUG, SHUTDOWN, ...); INFO, read-only,
     is allowed back (the Redis sink reads the server's run id to notice a restart)."""
-    password = SecureFiles(settings).redis_password_file.read_text().strip()
+    password = files.redis_password_file.read_text().strip()
     return f"user default off\nuser {REDIS_USER} on >{password} ~* &* +@all -@dangerous +info\n"

@@ -190,7 +190,7 @@ def test_the_pipeline_runs_in_production_with_secrets_from_files_none_in_a_log(
     stored = list(client.scan_iter(match=keys_for(secure).dossier("*"), count=1000))
     assert len(stored) >= 25  # the city's dossiers, merged and stored
 
-    files = SecureFiles(secure)
+    files = SecureFiles.of(secure)
     used = [key.read_text().strip(), files.redis_password_file.read_text().strip()]
     used += [files.password(p) for p in (ADMIN, WORKER, SINK)]
     logs = {

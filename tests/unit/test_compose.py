@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -89,3 +90,86 @@ def test_every_long_running_dongbo_process_is_restarted_after_a_fail_stop():
     assert long_running == {"worker", "sink", "sink-report", "notify"}
     for name in long_running:
         assert services[name].get("restart") in ("unless-stopped", "always", "on-failure"), name
+
+
+# -- the secure profile (docker-compose.secure.yml, dongbo/compose_secure.py) --------------------
+
+
+def secure_overlay() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.secure.yml").read_text())
+
+
+def test_the_secure_overlay_adds_to_the_services_compose_has(tmp_path: Path):
+    base, overlay = compose()["services"], secure_overlay()["services"]
+    assert set(overlay) - set(base) == {"secure-setup"}
+    for name in ("worker", "sink", "sink-report", "notify"):  # nothing starts before the ACLs exist
+        assert overlay[name]["depends_on"]["secure-setup"] == {"condition": "service_completed_successfully"}
+
+
+def test_each_secure_container_mounts_its_own_folder_holding_every_file_its_settings_name(tmp_path: Path):
+    from dongbo.compose_secure import IN_CONTAINER, SERVICE_FOLDERS, write_compose_secrets
+
+    out = tmp_path / "secrets" / "compose"
+    write_compose_secrets(out, 12, lambda _m: None)
+    for name, svc in secure_overlay()["services"].items():
+        (mount,) = svc["volumes"]
+        src, target, mode = mount.split(":")
+        assert (src, target, mode) == (f"./secrets/compose/{SERVICE_FOLDERS[name]}", str(IN_CONTAINER), "ro")
+        folder = out / SERVICE_FOLDERS[name]
+        env = svc.get("environment", {})
+        for key, value in env.items():
+            # Settings name files; a secret itself is never in the environment.
+            assert not key.endswith("_PASSWORD") and "KEY" not in key, key
+            if str(value).startswith(str(IN_CONTAINER)):
+                assert (folder / Path(value).name).is_file(), f"{name}: {key}={value} is not in {folder}"
+        text = " ".join(
+            map(str, [svc.get("entrypoint", ""), svc.get("command", ""), svc.get("healthcheck", "")])
+        )
+        for path in re.findall(r"/run/dongbo/([\w.-]+)", text):
+            assert (folder / path).is_file(), f"{name} uses {path}, not in {folder}"
+
+
+def test_secrets_are_laid_out_least_privilege_and_private(tmp_path: Path):
+    from dongbo.compose_secure import write_compose_secrets
+    from dongbo.stack_secure import PRINCIPALS
+
+    out = tmp_path / "compose"
+    write_compose_secrets(out, 12, lambda _m: None)
+    first = {p: (out / ".master" / f"kafka-{p}.password").read_text() for p in PRINCIPALS}
+    write_compose_secrets(out, 12, lambda _m: None)  # again: the passwords are kept
+    assert first == {p: (out / ".master" / f"kafka-{p}.password").read_text() for p in PRINCIPALS}
+    files = {f.parent.name: set() for f in out.glob("*/*")}
+    for f in out.glob("*/*"):
+        files[f.parent.name].add(f.name)
+        # Every folder is its owner's only; in .master, the certificates' public parts may be read.
+        assert f.parent.stat().st_mode & 0o077 == 0, f"{f.parent} is open to others"
+        if f.parent.name != ".master" or f.suffix in (".password", ".key", ".id") or f.name == "broker.pem":
+            assert f.stat().st_mode & 0o077 == 0, f"{f} is readable by others"
+    assert files["worker"] == {"ca.pem", "kafka-worker.password"}
+    assert files["sink"] == {"ca.pem", "kafka-sink.password", "redis-dongbo.password"}
+    assert files["src-portal"] == {"ca.pem", "kafka-src-portal.password"}
+    assert files["redis"] == {"users.acl", "redis-dongbo.password"}
+    assert {f"kafka-{p}.password" for p in PRINCIPALS} <= files["admin"]  # it makes the users
+    holders = {folder for folder, names in files.items() if "kafka-admin.password" in names}
+    assert holders == {".master", "admin", "kafka"}
+    assert [folder for folder, names in files.items() if "ca.key" in names] == [".master"]
+    props = (out / "kafka" / "server.properties").read_text()
+    assert "advertised.listeners=SASL_SSL://kafka:9092" in props
+    assert "controller.quorum.voters=1@kafka:9093" in props
+    assert "ssl.keystore.location=/run/dongbo/broker.pem" in props
+    assert "PLAINTEXT" not in props.replace("SASL_", "")
+    cert = subprocess.run(
+        ["openssl", "x509", "-noout", "-ext", "subjectAltName"],
+        input=(out / ".master" / "broker.pem").read_text().split("-----END PRIVATE KEY-----")[1],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "DNS:kafka" in cert and "IP Address:127.0.0.1" in cert
+
+
+def test_the_image_holds_every_package_dongbo_installs():
+    """The Dockerfile copies each package pyproject.toml installs (one missing: every command fails)."""
+    import tomllib
+
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    copied = re.findall(r"^COPY (\S+) \1$", (ROOT / "Dockerfile").read_text(), re.M)
+    assert {p.rstrip("*") for p in include["include"]} <= set(copied)

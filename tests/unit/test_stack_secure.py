@@ -14,6 +14,7 @@ from dongbo.stack_secure import (
     SINK,
     WORKER,
     Rule,
+    SecureFiles,
     acl_rules,
     kafka_properties,
     settings_as,
@@ -87,7 +88,8 @@ def test_the_broker_has_no_plaintext_listener_and_denies_by_default(tmp_path: Pa
     secrets = tmp_path / "secrets"
     secrets.mkdir()
     (secrets / "kafka-admin.password").write_text("pw\n")
-    props = dict(line.split("=", 1) for line in kafka_properties(settings, "127.0.0.1", 9092, 9093))
+    lines = kafka_properties(SecureFiles.of(settings), "127.0.0.1", 9092, 9093)
+    props = dict(line.split("=", 1) for line in lines)
     assert props["listeners"] == "SASL_SSL://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
     assert "PLAINTEXT" not in props["listener.security.protocol.map"].replace("SASL_", "")
     assert props["allow.everyone.if.no.acl.found"] == "false"
