@@ -2,12 +2,9 @@
 plain confluent-kafka loop, beside the raw ceiling and the real (Faust) worker, on the same city in
 one run.
 
-The prototype keeps the worker's guarantees in the same order: per batch, every output (canonical
-events, states once per dossier, conflict changes, alerts) is sent and acknowledged, then the
-table's writes go to a changelog topic and are acknowledged, then the offsets are committed. It
-has no rebalance handling, no recovery from the changelog, no metrics, no timers: it measures the
-cost of the work, not a finished worker. It answers one question for the performance issue: how
-much of the gap between the worker and the ceilings is Faust's per-message machinery.
+The prototype (``dongbo.bench_prototype``) keeps the worker's order of acknowledgements but is
+not a finished worker; ``dongbo bench`` prints its figure too. This script runs it beside the
+Faust worker alone, at any size.
 
     .venv/bin/python -m dongbo stack up
     .venv/bin/python benchmarks/engine_on_confluent.py --dossiers 1500
@@ -21,138 +18,14 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
-
-from contract.partitioning import partition_of
 from contract.settings import Settings
-from contract.sources import SOURCE_SYSTEMS
-from contract.topics import ensure_topics, topics_for
+from contract.topics import ensure_topics
 from dongbo import bench
-from dongbo.bench import Figure, city, in_process, isolated
+from dongbo.bench import city, in_process, isolated
+from dongbo.bench_prototype import prototype, source_ceiling
 from producers.simulator import run_simulation
-from schemas import codec
-from streams.agents.merge import Rejected, alert_record, conflict_record, decode_event
-from streams.configured import worker_policy
-from streams.engine import MergeEngine
-from streams.normalise.errors import NormaliseError
-from streams.normalise.registry import normalise
-from streams.normalise.sources import captured_at, source_of_topic
-
-
-def source_ceiling(settings: Settings, expected: int, timeout: float) -> Figure:
-    """The source topics from the start to their end, each value's Avro decoded, nothing else."""
-    names = topics_for(settings)
-    consumer = Consumer({**settings.kafka.client_config(), "group.id": f"ceil-{uuid.uuid4().hex[:8]}",
-                         "auto.offset.reset": "earliest"})  # fmt: skip
-    consumer.subscribe([names.source(s) for s in SOURCE_SYSTEMS])
-    count, began, deadline = 0, time.perf_counter(), time.monotonic() + timeout
-    try:
-        while count < expected and time.monotonic() < deadline:
-            for msg in consumer.consume(num_messages=5000, timeout=0.5):
-                if msg.error() is None:
-                    codec.decode_any(msg.value() or b"")
-                    count += 1
-    finally:
-        consumer.close()
-    seconds = time.perf_counter() - began
-    return Figure("raw ceiling (source topics: confluent-kafka + fastavro)", count, seconds, "records")
-
-
-def prototype(settings: Settings, expected: int, timeout: float, batch: int = 1000) -> Figure:
-    """Normalise and merge every published record behind confluent-kafka (see the module)."""
-    names = topics_for(settings)
-    n = settings.kafka.partitions
-    changelog = f"{settings.worker.app_id}-proto-changelog"
-    admin = AdminClient(settings.kafka.client_config())
-    for fut in admin.create_topics(
-        [NewTopic(changelog, n, 1, config={"cleanup.policy": "compact"})]
-    ).values():
-        fut.result(30)
-    consumer = Consumer({**settings.kafka.client_config(), "group.id": f"{settings.worker.app_id}-proto",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})  # fmt: skip
-    producer = Producer({**settings.kafka.client_config(), "linger.ms": 5, "enable.idempotence": True,
-                         "queue.buffering.max.messages": 1_000_000})  # fmt: skip
-    sources = {names.source(s) for s in SOURCE_SYSTEMS}
-    consumer.subscribe([*sources, names.events])
-    table: dict[bytes, bytes] = {}
-    engine = MergeEngine(worker_policy(settings), table, lambda key: partition_of(key, n),
-                         expected_sources=settings.worker.expected_sources, write_through=False)  # fmt: skip
-    failed: list[Any] = []
-
-    def acked(err: Any, _msg: Any) -> None:
-        if err is not None:
-            failed.append(err)
-
-    read = normalised = merged = 0
-    began, deadline = time.perf_counter(), time.monotonic() + timeout
-    try:
-        while (read < expected or merged < normalised) and time.monotonic() < deadline:
-            msgs = consumer.consume(num_messages=batch, timeout=0.1)
-            if not msgs:
-                continue
-            to_publish: dict[bytes, Any] = {}
-            now = datetime.now(UTC)
-            for msg in msgs:
-                if msg.error() is not None:
-                    if msg.error().code() != KafkaError._PARTITION_EOF:
-                        raise RuntimeError(msg.error())
-                    continue
-                topic = msg.topic()
-                if topic in sources:
-                    read += 1
-                    try:
-                        event = normalise(source_of_topic(topic), msg.value() or b"",
-                                          captured_at(msg.headers() or (), now))  # fmt: skip
-                    except NormaliseError:
-                        continue  # the worker dead-letters it; not counted as an event
-                    key = event.dossier_id.encode()
-                    producer.produce(names.events, codec.encode("vn.dongbo.DossierEvent", event.to_record()),
-                                     key, partition=partition_of(key, n), on_delivery=acked)  # fmt: skip
-                    normalised += 1
-                    continue
-                decoded = decode_event(msg.key(), msg.value())
-                merged += 1
-                if isinstance(decoded, Rejected):
-                    continue
-                for out in engine.on_event(msg.partition() or 0, decoded).outputs:
-                    if out.send_state:
-                        to_publish[out.key] = out.state
-                    for change, items in (("OPENED", out.opened), ("RESOLVED", out.resolved)):
-                        for c in items:
-                            producer.produce(names.conflicts, conflict_record(out.state, c, change), out.key,
-                                             on_delivery=acked)  # fmt: skip
-                    for kind in out.alerts:
-                        producer.produce(
-                            names.deadlines, alert_record(out.state, kind), out.key, on_delivery=acked
-                        )
-                producer.poll(0)
-            for key, state in to_publish.items():
-                producer.produce(names.state, codec.encode("vn.dongbo.DossierState", state.to_record()), key,
-                                 partition=partition_of(key, n), on_delivery=acked)  # fmt: skip
-            producer.flush(60)  # every output acknowledged before the states that record them are stored
-            for p, key, raw in engine.take_writes():
-                table[key] = raw
-                producer.produce(changelog, raw, key, partition=p, on_delivery=acked)
-            producer.flush(60)
-            if failed:
-                raise RuntimeError(f"{len(failed)} output(s) not acknowledged: {failed[0]}")
-            consumer.commit(asynchronous=False)
-    finally:
-        consumer.close()
-    if read < expected or merged < normalised:
-        raise RuntimeError(
-            f"prototype: {read:,}/{expected:,} read, {merged:,}/{normalised:,} merged in {timeout}s"
-        )
-    return Figure(
-        "prototype: normalise + merge on confluent-kafka", read, time.perf_counter() - began, "records"
-    )
 
 
 def main() -> None:
@@ -171,9 +44,9 @@ def main() -> None:
         ensure_topics(proto)
         records = run_simulation(proto, config).records_total
         print(f"published {records:,} raw records ({args.dossiers:,} dossiers)", flush=True)
-        ceiling = source_ceiling(proto, records, args.timeout)
+        ceiling = source_ceiling(proto, args.timeout)
         print(ceiling.line(), flush=True)
-        print(prototype(proto, records, args.timeout).line(ceiling), flush=True)
+        print(prototype(proto, args.timeout).line(ceiling), flush=True)
         if not args.skip_faust:
             faust = isolated(base, work / "f")
             (work / "f").mkdir()

@@ -7,7 +7,9 @@ Figures, each with what it is a share of:
   worker (normalise, merge, conflicts, deadlines, state, the Redis sink), raw records/s and
   canonical events/s from the worker ready to its consumer group caught up;
 - **merge engine in-process** (no Kafka): the same records through ``MergeEngine`` with and
-  without the legal rules.
+  without the legal rules;
+- **without Faust**: the same records normalised and merged by the engine behind a plain
+  confluent-kafka loop (``dongbo.bench_prototype``), beside the Faust worker's rate.
 
 Bounded by the number of dossiers and a timeout; ``--quick`` is a few hundred dossiers.
 """
@@ -31,7 +33,8 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from contract.settings import Settings, settings_env
 from contract.sources import CAPTURED_AT, SOURCE_SYSTEMS
 from contract.topics import ensure_topics, topics_for
-from dongbo.bench_io import Say, count_records, peak_rss_mib, read_all
+from dongbo.bench_io import Figure, Say, count_records, peak_rss_mib, read_all
+from dongbo.bench_prototype import prototype
 from dongbo.bench_timers import timer_lag
 from dongbo.lag import wait_caught_up
 from dongbo.processes import SINK_READY_MARK, start_sink, start_worker, wait_ready
@@ -42,25 +45,6 @@ from schemas import codec
 from sinks.redis_sink import redis_sink_group
 from streams.configured import worker_policy
 from streams.model import utcnow
-
-
-@dataclass(frozen=True)
-class Figure:
-    name: str
-    count: int
-    seconds: float
-    unit: str = "events"
-
-    @property
-    def rate(self) -> float:
-        return self.count / self.seconds if self.seconds > 0 else 0.0
-
-    def line(self, ceiling: Figure | None = None) -> str:
-        share = ""
-        if ceiling is not None and ceiling.rate:
-            share = f"  {100 * self.rate / ceiling.rate:5.1f} % of the raw ceiling"
-        figures = f"{self.count:>9,} {self.unit:<8} {self.seconds:8.2f} s {self.rate:>10,.0f}/s"
-        return f"{self.name:<50} {figures}{share}"
 
 
 def isolated(base: Settings, work: Path, **worker: object) -> Settings:
@@ -310,6 +294,11 @@ def run_bench(
     table = faust_ceiling(first, "table", one.events.count, work, timeout)
     say("in-process engine ...")
     with_rules, without = in_process(isolated(settings, work / "inproc"), config, work / "inproc")
+    say("the same work without Faust (a prototype loop on confluent-kafka) ...")
+    proto = isolated(settings, work / "proto")
+    ensure_topics(proto)
+    run_simulation(proto, config)
+    no_faust = prototype(proto, timeout)
     lat = latency(isolated(settings, work / "latency"), config, work / "latency", rate, latency_seconds, 0.25,
                   say)  # fmt: skip
     timers = timer_lag(isolated(settings, work / "timers"), work / "timers", timer_dossiers, timer_window,
@@ -323,6 +312,7 @@ def run_bench(
     lines += [
         with_rules.line(),
         without.line(),
+        no_faust.line() + f"  {no_faust.rate / one.records.rate:.1f}x the 1-worker pipeline's records/s",
         lat.line(),
         *timers.lines(),
         f"peak worker memory (1 worker, {dossiers:,} dossiers): {one.peak_mib:,.0f} MiB "

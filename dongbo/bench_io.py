@@ -1,10 +1,11 @@
-"""What the benchmarks read from the broker and from /proc (shared by ``dongbo.bench`` and
-``dongbo.bench_timers``)."""
+"""What the benchmarks read from the broker and from /proc, and how they print a figure (shared by
+``dongbo.bench``, ``dongbo.bench_timers`` and ``dongbo.bench_prototype``)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +61,22 @@ def read_all(settings: Settings, topic: str) -> list[Any]:
         return out
     finally:
         consumer.close()
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    count: int
+    seconds: float
+    unit: str = "events"
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self, ceiling: Figure | None = None) -> str:
+        share = ""
+        if ceiling is not None and ceiling.rate:
+            share = f"  {100 * self.rate / ceiling.rate:5.1f} % of the raw ceiling"
+        figures = f"{self.count:>9,} {self.unit:<8} {self.seconds:8.2f} s {self.rate:>10,.0f}/s"
+        return f"{self.name:<50} {figures}{share}"

@@ -22,7 +22,7 @@ def test_the_bench_prints_every_figure_with_a_rate(settings: Settings) -> None:
     said: list[str] = []
     lines = run_bench(settings, dossiers=60, timeout=300, say=said.append, rate=200, latency_seconds=2,
                       workers=(1, 2), timer_dossiers=300, timer_window=3)  # fmt: skip
-    names = [line[:50].strip() for line in lines[:9]]
+    names = [line[:50].strip() for line in lines[:10]]
     assert names == [
         "raw ceiling (confluent-kafka + fastavro)",
         "Faust ceiling: iterate + decode",
@@ -33,14 +33,16 @@ def test_the_bench_prints_every_figure_with_a_rate(settings: Settings) -> None:
         "pipeline on a backlog, 2 workers, canonical events",
         "merge engine in-process, with the legal rules",
         "merge engine in-process, without the legal rules",
+        "prototype: normalise + merge on confluent-kafka",
     ]
-    assert all(rate_of(line) > 0 for line in lines[:9])
+    assert all(rate_of(line) > 0 for line in lines[:10])
     assert "% of the raw ceiling" in lines[1] and "% of the raw ceiling" in lines[4]
     assert "% of the batched-table ceiling" in lines[4]
-    counts = [int(line[50:].split()[0].replace(",", "")) for line in lines[:9]]
-    assert counts[3] == counts[5] == counts[7] == counts[8] > 100  # the same records everywhere
+    counts = [int(line[50:].split()[0].replace(",", "")) for line in lines[:10]]
+    assert counts[3] == counts[5] == counts[7] == counts[8] == counts[9] > 100  # the same records everywhere
+    assert re.search(r"[\d.]+x the 1-worker pipeline's records/s", lines[9]), lines[9]
     assert counts[0] == counts[1] == counts[2] == counts[4] == counts[6]  # the same events
-    latency, timers, open_memory, restart, memory, year = lines[9:]
+    latency, timers, open_memory, restart, memory, year = lines[10:]
     assert re.search(r"p50 [\d,]+ ms +p95 [\d,]+ ms +p99 [\d,]+ ms", latency), latency
     assert "400 sent" in latency
     # Every dossier's overdue alert came out, each with its lag measured against the worker's clock.
