@@ -15,7 +15,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from contract.partitioning import partition_of
@@ -86,6 +86,7 @@ def prototype(settings: Settings, timeout: float, batch: int = 1000) -> Figure:
             failed.append(err)
 
     read = normalised = merged = 0
+    offsets: dict[tuple[str, int], set[int]] = {}  # what was read of each source partition
     began, deadline = time.perf_counter(), time.monotonic() + timeout
     try:
         while (read < expected or merged < normalised) and time.monotonic() < deadline:
@@ -103,6 +104,7 @@ def prototype(settings: Settings, timeout: float, batch: int = 1000) -> Figure:
                 topic = msg.topic()
                 if topic in sources:
                     read += 1
+                    offsets.setdefault((topic, msg.partition() or 0), set()).add(msg.offset() or 0)
                     try:
                         event = normalise(source_of_topic(topic), msg.value() or b"",
                                           captured_at(msg.headers() or (), now))  # fmt: skip
@@ -144,8 +146,25 @@ def prototype(settings: Settings, timeout: float, batch: int = 1000) -> Figure:
         consumer.close()
     if read < expected or merged < normalised:
         raise RuntimeError(
-            f"prototype: {read:,}/{expected:,} read, {merged:,}/{normalised:,} merged in {timeout}s"
+            f"prototype: {read:,}/{expected:,} read, {merged:,}/{normalised:,} merged in {timeout}s; "
+            f"never read: {_unread(settings, offsets)[:10]}"
         )
     return Figure(
         "prototype: normalise + merge on confluent-kafka", read, time.perf_counter() - began, "records"
     )
+
+
+def _unread(settings: Settings, read: dict[tuple[str, int], set[int]]) -> list[tuple[str, int, int]]:
+    """(topic, partition, offset) on the source topics that the run never read."""
+    names = topics_for(settings)
+    consumer = Consumer({**settings.kafka.client_config(), "group.id": f"unread-{uuid.uuid4().hex[:8]}"})
+    missing = []
+    try:
+        for topic in (names.source(s) for s in SOURCE_SYSTEMS):
+            for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                seen = read.get((topic, p), set())
+                missing += [(topic, p, o) for o in range(low, high) if o not in seen]
+    finally:
+        consumer.close()
+    return missing
