@@ -5,9 +5,9 @@ Da Nang-sized city's busiest system peaks near 60 a second) onto a live worker (
 Nothing may be lost or doubled (every record applied once, every dossier stored), deadline alerts
 must not wait for the flood (dossiers already overdue, sent in its middle, are alerted),
 operations must see the lag in Prometheus, and it must drain within a bounded time. On this
-machine the lag peaked near 2,000 records and drained seconds after the flood (canonical import
-records are cheap to normalise), so the lag alert (10,000 records for 10 minutes, unit-tested with
-promtool) rightly stays silent.
+machine the lag peaked between about 400 and 2,000 records (one run to the next) and drained
+seconds after the flood (canonical import records are cheap to normalise), so the lag alert
+(10,000 records for 10 minutes, unit-tested with promtool) rightly stays silent.
 """
 
 from __future__ import annotations
@@ -114,7 +114,9 @@ def test_a_minute_of_flood_loses_nothing_keeps_alerting_and_recovers(live: Setti
         inputs = [names.source(s) for s in SOURCE_SYSTEMS] + [names.events]
         assert wait_caught_up(live, live.worker.app_id, inputs, timeout=900) == 0
         drained_in = time.monotonic() - began - sent_in
-        assert peak >= RATE, f"the lag never showed in Prometheus (peak {peak:.0f})"
+        # Seen, whatever its size: how far behind the worker falls depends on the machine (the
+        # peak ranged from about 400 to 2,000 records here, from one run to the next).
+        assert 0 < peak <= RATE * SECONDS + LATE, f"the lag never showed in Prometheus (peak {peak:.0f})"
         wait_for(lambda: lag_scraped() == 0, timeout=60, what="the scraped lag back to zero")
 
         # Deadline alerts did not wait for the flood: each overdue dossier's alert is out.
