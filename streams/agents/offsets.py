@@ -71,12 +71,22 @@ class OffsetGuard:
             self._assignment = set(assignment)
             self.reset()
 
-    def skipped(self, topic: str, partition: int, offset: int) -> tuple[int, int] | None:
+    def skipped(
+        self, topic: str, partition: int, offset: int, committed: int | None = None
+    ) -> tuple[int, int] | None:
         """The first and last offsets skipped before this record (None: nothing skipped). A record
         at or before the expected offset is a redelivery (Faust seeks back after a rebalance or
-        its own recovery, or ``in_order``): it resets the expectation."""
+        its own recovery, or ``in_order``): it resets the expectation.
+
+        The first record of a partition (after a start or a rebalance) is expected at
+        ``committed``, the group's committed offset (the next to read), when it is known: the
+        record Faust skips at a start is often that very first one, and Faust's own commit lets
+        one missing record at the head through (``Consumer._new_offset``: ``min(acked) -
+        committed > 1``), so it would be lost for good."""
         key = (topic, partition)
         expected = self._next.get(key)
+        if expected is None and committed is not None and offset > committed:
+            return committed, offset - 1
         if expected is None:
             log.info("reading %s[%d] from offset %d", topic, partition, offset)
         elif offset > expected:
@@ -184,7 +194,8 @@ async def in_order(consumer: Any, guard: OffsetGuard, msg: Any, metrics: Any) ->
     compacted topic) look like a skip too: when the partition, read again from the first missing
     offset ``GENUINE_AFTER`` times, still starts at the same record, the missing offsets are taken
     for such and counted as processed."""
-    skipped = guard.skipped(msg.topic, msg.partition, msg.offset)
+    committed = getattr(consumer, "_committed_offset", {}).get(msg.tp)  # Faust's, the next to read
+    skipped = guard.skipped(msg.topic, msg.partition, msg.offset, committed)
     if skipped is None:
         return True
     first, last = skipped
