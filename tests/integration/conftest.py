@@ -8,6 +8,7 @@ Each test gets its own topic prefix, consumer group, Redis key prefix and RocksD
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -41,10 +42,27 @@ TEST_SMTP_PORT = 19025
 TEST_PARTITIONS = 4  # fewer than production's 12: many short-lived topics per session
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port below the kernel's ephemeral range. One the kernel picks (bind to port 0) is an
+    ephemeral port, which an outgoing connection (a Kafka client's) can take before the process
+    meant to listen on it starts: a chaos run failed once so (the sink's metrics port)."""
+    top = _ephemeral_low() - 1
+    for _ in range(500):
+        port = random.randint(20000, top)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port between 20000 and {top}")
 
 
 @pytest.fixture(scope="session")
