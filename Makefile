@@ -4,7 +4,7 @@ VENV  ?= .venv
 PY    := $(VENV)/bin/python
 BIN   := $(VENV)/bin
 
-.PHONY: demo test test-chaos stop lint unit integration venv clean help fuzz
+.PHONY: demo test test-chaos test-chaos-ten stop lint unit integration venv clean help fuzz
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -26,6 +26,9 @@ test: venv lint  ## lint, then every test but the chaos suite (starts its own Ka
 
 test-chaos: venv  ## the crash and fault suite: SIGKILLs, broker and Redis restarts mid-stream (DONGBO_CHAOS_DOSSIERS)
 	$(BIN)/pytest -q --timeout=3600 tests/chaos
+
+test-chaos-ten: venv  ## the crash and fault suite ten times in a row, stopping at the first failure (about 70 min)
+	@for i in 1 2 3 4 5 6 7 8 9 10; do echo "== test-chaos run $$i of 10"; $(MAKE) --no-print-directory test-chaos || exit 1; done
 
 unit: venv  ## only the tests that need no service
 	$(BIN)/pytest -q tests/unit
