@@ -91,6 +91,11 @@ def test_a_minute_of_flood_loses_nothing_keeps_alerting_and_recovers(live: Setti
         return float(found[0]["value"][1]) if found else 0.0
 
     try:
+        # Prometheus scrapes the worker before the flood starts (it finds the target file by
+        # watching the folder): a lag it never scraped would read as none (one run saw "peak 0").
+        up = f'up{{app="{live.worker.app_id}"}}'
+        wait_for(lambda: any(r["value"][1] == "1" for r in prometheus(live, up)), timeout=60,
+                 what="Prometheus scraping the worker")  # fmt: skip
         began = time.monotonic()
         peak = 0.0
         with Publisher(live) as pub:
