@@ -33,8 +33,7 @@ from streams.normalise.sources import captured_at, source_of_topic
 
 
 def published(settings: Settings) -> int:
-    """The records on the source topics (what a run must read: the simulator's own count may
-    include records it did not deliver)."""
+    """The records on the source topics: what a run must read, counted on the broker."""
     names = topics_for(settings)
     return sum(count_records(settings, names.source(s)) for s in SOURCE_SYSTEMS)
 
