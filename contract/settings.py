@@ -189,6 +189,12 @@ class WorkerSettings(BaseSettings):
     batch_within: float = Field(
         0.05, description="merge: seconds a batch waits to fill before it is processed"
     )
+    state_cache_mib: int = Field(
+        192,
+        ge=1,
+        description="merge: memory (MiB, estimated) of decoded dossier states kept beside the table; "
+        "a state is decoded again (~0.15 ms) when it is not",
+    )
 
     @property
     def expected_sources(self) -> tuple[str, ...]:

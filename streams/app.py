@@ -8,7 +8,10 @@ agent (Faust's own deserialiser would restart the agent in a loop).
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
+import os
 import shutil
 import ssl
 from pathlib import Path
@@ -104,6 +107,7 @@ def broker_credentials(kafka: KafkaSettings) -> faust.SASLCredentials | None:
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
     """Run a worker in this process until it is stopped (SIGTERM / Ctrl-C). Refuses the built-in
     development secrets outside the development profile (``InsecureSettings``)."""
+    limit_malloc_arenas()
     refuse_development_secrets(settings, "the worker")
     ensure_topics(settings)
     dapp = build_app(settings)
@@ -116,6 +120,29 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     discard_local_tables(dapp.app)
     worker = faust.Worker(dapp.app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()
+
+
+# glibc gives each thread that allocates under contention its own malloc arena (up to 8 per
+# core), and an arena keeps what its thread freed. RocksDB's flush and compaction threads allocate
+# and free large buffers: at a million dossiers those arenas held ~400 MiB of a worker's memory
+# (docs/benchmarks.md). Two arenas are enough for one Python thread and RocksDB's few.
+MALLOC_ARENAS = 2
+M_ARENA_MAX = -8  # glibc's mallopt parameter
+
+
+def limit_malloc_arenas() -> None:
+    """Cap glibc's malloc arenas (``MALLOC_ARENAS``), before RocksDB starts its threads. An
+    operator's own ``MALLOC_ARENA_MAX`` is left alone; without glibc (musl), nothing is done."""
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        done = libc is not None and libc.mallopt(M_ARENA_MAX, MALLOC_ARENAS) == 1
+    except (OSError, AttributeError):
+        done = False
+    if not done:
+        log.info("malloc arenas not capped (no glibc mallopt): memory may grow with RocksDB's threads")
 
 
 def discard_local_tables(app: faust.App) -> None:

@@ -107,7 +107,7 @@ class MergeEngine:
         partition_of: Callable[[bytes], int],
         *,
         expected_sources: tuple[str, ...] = (),
-        cache_size: int = 50_000,
+        cache_mib: int = 192,
         write_through: bool = True,
     ) -> None:
         self.policy, self.table, self.partition_of = policy, table, partition_of
@@ -115,7 +115,7 @@ class MergeEngine:
         self.write_through = write_through
         self.timers: dict[int, TimerIndex] = {}
         self.clocks: dict[int, PartitionClock] = {}
-        self.cache = StateCache(maxsize=cache_size)
+        self.cache = StateCache(max_bytes=cache_mib * 1024**2)
         # key -> (partition, state or clock) not yet in the table: serialised once, when handed over
         self._writes: dict[bytes, tuple[int, DossierState | PartitionClock]] = {}
         self._clock_keys: dict[int, bytes] = {}

@@ -102,6 +102,7 @@ def install(dapp: DongboApp) -> None:
         table,
         lambda key: partition_of(key, n_partitions),
         expected_sources=ws.expected_sources,
+        cache_mib=ws.state_cache_mib,
         write_through=False,  # stored after what they produced is acknowledged (below)
     )
     assigned: set[object] = set()

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.state import DossierState
-from streams.statecache import StateCache
+from streams.statecache import StateCache, cost
 
 
 def stored(dossier: str, version: int) -> tuple[bytes, DossierState]:
@@ -36,8 +36,8 @@ def test_other_bytes_for_the_key_are_decoded_afresh() -> None:
 
 
 def test_bounded_least_recently_used_first() -> None:
-    cache = StateCache(maxsize=2)
     entries = {k: stored(k, 1) for k in ("A", "B", "C")}
+    cache = StateCache(max_bytes=cost(entries["A"][0]) * 2)  # room for two
     cache.put(b"A", *entries["A"])
     cache.put(b"B", *entries["B"])
     assert cache.load(b"A", entries["A"][0]) is entries["A"][1]  # A is now the most recent
@@ -60,9 +60,33 @@ def test_the_cache_does_not_hold_the_bytes() -> None:
     assert sys.getrefcount(raw) == before
 
 
+def test_bounded_by_the_memory_of_the_states_not_their_number() -> None:
+    # One long history weighs as much as many short ones: a count would let memory grow with them.
+    short = {f"S{i}": stored(f"S{i}", 1) for i in range(10)}
+    long_state = DossierState(dossier_id="L", version=1, unit_code="x" * 3_000)
+    long_raw = long_state.dumps()
+    cache = StateCache(max_bytes=sum(cost(raw) for raw, _ in short.values()))
+    for key, (raw, state) in short.items():
+        cache.put(key.encode(), raw, state)
+    assert len(cache) == 10
+    cache.put(b"L", long_raw, long_state)
+    assert cache.bytes <= cache.max_bytes
+    assert 1 < len(cache) < 10 and cache.load(b"L", long_raw) is long_state  # old ones made room
+    kept = cache.bytes
+    cache.put(b"L", long_raw, long_state)  # the same key again is not counted twice
+    assert cache.bytes == kept
+
+
+def test_a_state_larger_than_the_whole_budget_is_still_kept_alone() -> None:
+    cache = StateCache(max_bytes=10)
+    raw, state = stored("D1", 1)
+    cache.put(b"D1", raw, state)
+    assert cache.load(b"D1", raw) is state and len(cache) == 1
+
+
 @given(st.lists(st.tuples(st.sampled_from(["A", "B", "C", "D"]), st.integers(0, 3)), max_size=40))
 def test_whatever_the_sequence_a_load_equals_decoding_the_bytes(ops: list[tuple[str, int]]) -> None:
-    cache = StateCache(maxsize=3)
+    cache = StateCache(max_bytes=3 * cost(stored("A", 0)[0]))
     for dossier, version in ops:
         raw, state = stored(dossier, version)
         if version % 2:
