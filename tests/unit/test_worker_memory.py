@@ -4,8 +4,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 PROGRAM = """
 import ctypes, ctypes.util, sys, threading
 if sys.argv[1] == "capped":
@@ -31,12 +29,10 @@ def arenas(mode: str, **env: str) -> int:
     return sum(1 for line in proc.stderr.splitlines() if line.startswith("Arena "))
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_stats")
 def test_eight_allocating_threads_share_two_arenas() -> None:
     assert arenas("uncapped") > 2  # glibc's default: an arena per thread, up to 8 per core
     assert arenas("capped") == 2
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_stats")
 def test_an_operators_own_setting_wins() -> None:
     assert arenas("capped", MALLOC_ARENA_MAX="4") == 4
