@@ -122,10 +122,11 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     worker.execute_from_commandline()
 
 
-# glibc gives each thread that allocates under contention its own malloc arena (up to 8 per
-# core), and an arena keeps what its thread freed. RocksDB's flush and compaction threads allocate
-# and free large buffers: at a million dossiers those arenas held ~400 MiB of a worker's memory
-# (docs/benchmarks.md). Two arenas are enough for one Python thread and RocksDB's few.
+# glibc gives each thread that allocates its own malloc arena (up to 8 per core), and an arena
+# keeps what its thread freed. RocksDB's flush and compaction threads allocate and free large
+# buffers; capping the arenas bounds that fragmentation. Measured at a million dossiers it saved
+# little (~400 -> ~360 MiB in RocksDB's threads: mostly real use, docs/benchmarks.md), but it costs
+# nothing with one Python thread doing the work.
 MALLOC_ARENAS = 2
 M_ARENA_MAX = -8  # glibc's mallopt parameter
 

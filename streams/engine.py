@@ -28,7 +28,7 @@ from streams.merge import MergeResult, apply_event, apply_hidden, conflict_chang
 from streams.merge_policy import MergePolicy
 from streams.model import DossierEvent
 from streams.state import Conflict, DossierState
-from streams.statecache import StateCache
+from streams.statecache import DEFAULT_MIB, StateCache
 from streams.streamtime import PartitionClock, clock_key, is_meta
 from streams.timers import TimerIndex, state_next_moment
 
@@ -107,7 +107,7 @@ class MergeEngine:
         partition_of: Callable[[bytes], int],
         *,
         expected_sources: tuple[str, ...] = (),
-        cache_mib: int = 192,
+        cache_mib: int = DEFAULT_MIB,
         write_through: bool = True,
     ) -> None:
         self.policy, self.table, self.partition_of = policy, table, partition_of

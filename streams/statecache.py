@@ -26,6 +26,9 @@ from streams.state import DossierState
 # dossier's history, and so its state, grows with every record.
 DECODED_PER_BYTE = 2.6
 ENTRY_OVERHEAD = 200
+# The budget offline (replays, tests); the worker's comes from DONGBO_WORKER_STATE_CACHE_MIB, whose
+# default is this (a unit test holds them equal).
+DEFAULT_MIB = 192
 
 
 def digest(raw: bytes) -> bytes:
@@ -41,7 +44,7 @@ class StateCache:
     """Decoded states by key, the least recently used dropped first once their estimated memory
     passes ``max_bytes``."""
 
-    def __init__(self, max_bytes: int = 192 * 1024**2) -> None:
+    def __init__(self, max_bytes: int = DEFAULT_MIB * 1024**2) -> None:
         self.max_bytes = max_bytes
         self.bytes = 0  # the estimated memory of what is kept
         self._items: OrderedDict[bytes, tuple[bytes, DossierState, int]] = OrderedDict()
