@@ -24,6 +24,7 @@ from contract.settings import KafkaSettings, Settings, refuse_development_secret
 from contract.topics import PRODUCER_REQUEST_MAX, ensure_topics, topics_for
 from monitoring.metrics import DongboMetrics
 from streams.agents.context import DongboApp
+from streams.agents.fetched import keep_fetched_records
 from streams.agents.merge import install as install_merge
 from streams.agents.normalise import install as install_normalise
 from streams.agents.offsets import refuse_gap_commits
@@ -41,6 +42,7 @@ def build_app(settings: Settings) -> DongboApp:
         else {"web_enabled": False}
     )
     refuse_gap_commits()  # before any consumer exists (streams.agents.offsets)
+    keep_fetched_records()  # streams.agents.fetched
     app = faust.App(
         ws.app_id,
         broker=f"kafka://{settings.kafka.bootstrap}",
