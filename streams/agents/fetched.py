@@ -15,7 +15,9 @@ The guard: the records of a partition no longer active when the fetch returns ar
 and the partition is sought back to the first of them, so they are fetched again once it is
 resumed (a revoked partition is someone else's: nothing to do). The records handed on are judged
 against that moment's active partitions, not against the shared set, which can still change while
-they are handed on.
+they are handed on. A seek only ever moves a position back: if something else (Faust's recovery,
+a rebalance's seek to the committed offsets) has set the position since the fetch, at or before
+the first record, or is resetting it, that position stands.
 """
 
 from __future__ import annotations
@@ -36,20 +38,40 @@ async def keep_or_read_again(
     active: set[Any] | frozenset[Any],
     buffered: set[Any],
     assigned: set[Any],
+    position: Callable[[Any], int | None],
     seek: Callable[[Any, int], Awaitable[None]],
 ) -> dict[Any, Sequence[Any]]:
     """The records to hand on (their partition is active or buffered); each other partition still
-    assigned is sought back to its first record, so that the records are fetched again."""
+    assigned, and read past its first record (``position``: the next offset to fetch, None while
+    being reset), is sought back to that record, so that the records are fetched again."""
     kept: dict[Any, Sequence[Any]] = {}
     for tp, batch in records.items():
         if tp in active or tp in buffered:
             kept[tp] = batch
         elif batch and tp in assigned:
-            first = batch[0].offset
-            log.info("%d records of %s[%d] fetched while the partition was paused: read again from %d",
-                     len(batch), tp.topic, tp.partition, first)  # fmt: skip
-            await seek(tp, first)
+            first, now = batch[0].offset, position(tp)
+            if now is not None and now > first:
+                log.info("%d records of %s[%d] fetched while the partition was paused: read again from %d",
+                         len(batch), tp.topic, tp.partition, first)  # fmt: skip
+                await seek(tp, first)
     return kept
+
+
+def read_position(consumer: Any, tp: Any) -> int | None:
+    """The next offset Faust's aiokafka consumer will fetch for ``tp`` (None: being reset). Read
+    from aiokafka's subscription state, as Faust's own ``seek`` writes it, without a round trip to
+    the consumer thread; should that state not be found (another aiokafka), the position is taken
+    to be past any fetched record, so that the records are read again rather than lost."""
+    try:
+        state = consumer._thread._ensure_consumer()._subscription._assigned_state(tp)
+        return state.position if state.has_valid_position else None
+    except AttributeError:
+        return PAST_ANY
+    except Exception:  # noqa: BLE001 - not assigned any more (aiokafka's IllegalStateError): nothing to read
+        return None
+
+
+PAST_ANY = 2**63
 
 
 def keep_fetched_records() -> None:
@@ -63,8 +85,9 @@ def keep_fetched_records() -> None:
         if not records or active is None:  # None: a client-only app hands everything on
             return records, active
         kept = await keep_or_read_again(
-            records, set(active), set(self._buffered_partitions), set(self.assignment()), self.seek
-        )
+            records, set(active), set(self._buffered_partitions), set(self.assignment()),
+            lambda tp: read_position(self, tp), self.seek,
+        )  # fmt: skip
         return kept, frozenset(kept)
 
     _wait_next_records._dongbo = True  # type: ignore[attr-defined]

@@ -42,7 +42,7 @@ def first_of_each_id(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in records:
         if r["id"] in seen:
             differ = {k: (seen[r["id"]].get(k), r.get(k)) for k in r if seen[r["id"]].get(k) != r.get(k)}
-            assert not differ, f"one id, two different records: {differ}"
+            assert not differ, f"one id, two different records: {seen[r['id']]} and {r}"
         else:
             seen[r["id"]] = r
     return list(seen.values())
