@@ -84,6 +84,8 @@ def keep_fetched_records() -> None:
         records, active = await original(self, timeout)
         if not records or active is None:  # None: a client-only app hands everything on
             return records, active
+        if all(tp in active for tp in records):  # the usual case: nothing to judge, no copies
+            return records, frozenset(records)
         kept = await keep_or_read_again(
             records, set(active), set(self._buffered_partitions), set(self.assignment()),
             lambda tp: read_position(self, tp), self.seek,

@@ -34,18 +34,20 @@ def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"worker": settings.worker.model_copy(update={"clock": "stream"})})
 
 
-def events_merged(settings: Settings) -> float:
-    """Events this worker has merged so far (its own metrics)."""
+def metric_lines(settings: Settings, name: str) -> list[str]:
+    """This worker's samples of metric ``name`` (its own metrics endpoint)."""
     text = urlopen(f"http://127.0.0.1:{settings.worker.web_port}/metrics", timeout=10).read().decode()
-    return sum(
-        float(line.split()[-1]) for line in text.splitlines() if line.startswith("dongbo_events_total{")
-    )
+    return [line for line in text.splitlines() if line.startswith(name + "{")]
+
+
+def events_merged(settings: Settings) -> float:
+    """Events this worker has merged so far."""
+    return sum(float(line.split()[-1]) for line in metric_lines(settings, "dongbo_events_total"))
 
 
 def owns_partitions(settings: Settings) -> bool:
     """This worker has been assigned input partitions (its lag gauge has a series per one it owns)."""
-    text = urlopen(f"http://127.0.0.1:{settings.worker.web_port}/metrics", timeout=10).read().decode()
-    return any(line.startswith("dongbo_consumer_lag_records{") for line in text.splitlines())
+    return bool(metric_lines(settings, "dongbo_consumer_lag_records"))
 
 
 def publish(settings: Settings, records: list[OutRecord]) -> None:
