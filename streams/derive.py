@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from streams.conflicts import detect
 from streams.discrepancies import DueContext, due_discrepancies, legal_overdue_at, overdue_discrepancies
 from streams.domain.deadlines import judged_due, tracking_due
-from streams.facts import DossierFacts, gather
+from streams.facts import DossierFacts, gather, gather_after
 from streams.legal import (
     ALERT_KINDS,
     Legal,
@@ -63,7 +63,7 @@ def derive(
     sees what a live run saw). Deadlines are judged ``policy.alert_grace`` earlier than that:
     legal times are stamps, and a stamp reaches dongbo a sync delay after it."""
     visible = [h for h in history if as_of is None or h.ingested_at <= as_of]
-    facts = gather(visible, policy)
+    facts = _facts(base, visible, policy)
     as_of = as_of or (facts.history[-1].occurred_at if facts.history else None)
     conflicts = detect(facts.sources, facts.first_seen, as_of, policy.conflicts) if as_of else {}
     state = base.evolve(
@@ -86,7 +86,7 @@ def derive(
         else tuple(sorted(history, key=HistoryEntry.order_key)),
     )
     if policy.rules is None:
-        return state
+        return _holding(state, policy, facts)
     judged_at = as_of - policy.alert_grace if as_of is not None else None
     reading = legal_reading(policy.rules, facts, policy, judged_at)
     legal = reading.legal
@@ -94,7 +94,7 @@ def derive(
         policy.rules, legal, unit_code=facts.unit_code, ended=facts.ended_at is not None, as_of=judged_at,
         fired=frozenset(base.alerts),
     )  # fmt: skip
-    return state.evolve(
+    derived = state.evolve(
         due_at=legal.due_at,
         extended_due_at=legal.extended_due_at,
         outcome=legal.outcome,
@@ -102,6 +102,48 @@ def derive(
         discrepancies=reading.discrepancies + _skew_notes(facts.skews),
         alerts=base.alerts + tuple(k for k in ALERT_KINDS if k in newly),
     )
+    return _holding(derived, policy, facts)
+
+
+# The facts a state was derived from ride along on it, as an attribute that is not a field (not
+# compared, stored or published; ``DossierState.evolve`` copies it with the rest). The next derive
+# of that state folds the entries that became visible since into them (``facts.gather_after``):
+# an entry after the dossier's latest, the common case, costs a few steps, not a pass over the
+# history. A state read back from the table has none and gathers once.
+_HELD = "_derived_from"
+
+
+def _holding(state: DossierState, policy: MergePolicy, facts: DossierFacts) -> DossierState:
+    if facts.skews:
+        # The fold declines a skewed clock (every time is read shifted): nothing to keep them for.
+        state.__dict__.pop(_HELD, None)
+    else:
+        object.__setattr__(state, _HELD, (policy, facts))
+    return state
+
+
+def _facts(base: DossierState, visible: list[HistoryEntry], policy: MergePolicy) -> DossierFacts:
+    """``gather(visible, policy)``, folded from the facts ``base`` holds when ``visible`` is their
+    history and entries that each come last in their source's order (``gather_after``); the same
+    history: they are reused as they are."""
+    held = base.__dict__.get(_HELD)
+    if held is None or held[0] is not policy:
+        return gather(visible, policy)
+    facts: DossierFacts = held[1]
+    seen = len(facts.history)
+    if tuple(visible[:seen]) == facts.history:
+        new = visible[seen:]  # usually none (time passed) or one (a record became visible)
+    else:  # an entry shows before others: those it joins are the ones held (the same objects)
+        held_ids = {id(h) for h in facts.history}
+        new = [h for h in visible if id(h) not in held_ids]
+    if len(visible) - len(new) != seen:
+        return gather(visible, policy)  # some entry held is not visible any more
+    for e in new:
+        after = gather_after(facts, e, policy)
+        if after is None:
+            return gather(visible, policy)
+        facts = after
+    return facts
 
 
 def legal_reading(
@@ -160,8 +202,7 @@ def _discrepancies(
     extended, sources = view.extended_due_at, facts.sources
     # A source showing an apology letter's new date tracks the dossier as the law says (§6).
     tracked = tracking_due(view.due_at, extended)
-    letter_at = min((e.occurred_at for e in facts.timeline if e.extended_due_at is not None), default=None)
-    dues = due_discrepancies(ctx, sources, tracked, facts.reports, extended, letter_at)
+    dues = due_discrepancies(ctx, sources, tracked, facts.reports, extended, facts.letter_at)
     judged = judged_due(view.due_at, extended, rules.policy)
     flags = overdue_discrepancies(
         sources,

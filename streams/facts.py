@@ -9,10 +9,11 @@ later step sees the real moments. No legal rule runs here (``streams.derive`` ap
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from streams.clockskew import clock_offsets
 from streams.domain.catalogue import ProcedureVersion
@@ -23,6 +24,11 @@ from streams.state import HistoryEntry, Pause, SourceView
 
 # Each system's computed due dates over time: (when it said it, the date).
 Reports = dict[str, list[tuple[datetime, datetime]]]
+_V = TypeVar("_V")
+# Where an entry stands in the event-time order (``HistoryEntry.order_key``).
+OrderKey = tuple[datetime, int, str]
+# Each preferred value: (the rank of the source, the order key of the entry, the value).
+Ranked = dict[Any, tuple[int, OrderKey, Any]]
 
 
 @dataclass(frozen=True)
@@ -43,10 +49,14 @@ class DossierFacts:
     version: ProcedureVersion | None  # the catalogue version in force at the receipt
     pauses: tuple[Pause, ...]
     letters: dict[str, datetime]  # each system's latest apology-letter date
+    letter_at: datetime | None  # when the first apology letter was recorded
     extended_due_at: datetime | None  # the most trusted source's letter date
     said_complex: bool | None  # a source states the complex-case decision (None: none says)
     reports: Reports  # dates each system computed before the first apology letter
     attributes: dict[str, str]  # the indicators' attributes, each from the most trusted system
+    # Each preferred value with the rank of the source and the place of the entry it came from
+    # (``_preferred_values``): what another entry's values are weighed against (``gather_after``).
+    preferred: Ranked
 
 
 def gather(history: Iterable[HistoryEntry], policy: MergePolicy) -> DossierFacts:
@@ -62,28 +72,17 @@ def gather(history: Iterable[HistoryEntry], policy: MergePolicy) -> DossierFacts
         ))  # fmt: skip
         grouped = by_source(timeline)
     received_at = receipt_time(grouped, policy) or _stated(timeline, policy)
-    ended_at = _first_time(timeline, ENDING) or _first_time(timeline, {Status.RETURNED})
-    stated_end = min((e.stated_ended_at for e in timeline if e.stated_ended_at is not None), default=None)
-    if stated_end is not None and (ended_at is None or stated_end < ended_at):
-        ended_at = stated_end  # the "result ready" update was lost, a later record states it
-    preferred = _preferred_values(timeline, policy)
+    ended_at = _ended(timeline)
+    ranked = _preferred_values(timeline, policy)
+    preferred = {name: held[2] for name, held in ranked.items()}
     channel = preferred.get("channel")
     procedure_code = preferred.get("procedure_code")
     rules = policy.rules
     version = rules.version(procedure_code, received_at) if rules else None
     pausing = rules.pausing(version) if rules else policy.pausing
     pauses = _with_stated_pauses(derive_pauses(grouped, pausing, policy.source_priority), timeline, pausing)
-    # After an apology letter a source shows the letter's date, a decision, on every update: the
-    # dates it computed are those before the first letter.
-    letter_at = min((e.occurred_at for e in timeline if e.extended_due_at is not None), default=None)
-    reports = {
-        name: [
-            (e.occurred_at, e.due_at)
-            for e in entries
-            if e.due_at is not None and (letter_at is None or e.occurred_at < letter_at)
-        ]
-        for name, entries in grouped.items()
-    }
+    letter_at = _first_letter(timeline)
+    reports = _reports(grouped, letter_at)
     letters = {n: d for n, d in ((n, _last_letter(es)) for n, es in grouped.items()) if d is not None}
     return DossierFacts(
         history=ordered,
@@ -102,18 +101,181 @@ def gather(history: Iterable[HistoryEntry], policy: MergePolicy) -> DossierFacts
         version=version,
         pauses=pauses,
         letters=letters,
+        letter_at=letter_at,
         extended_due_at=preferred.get("extended_due_at"),
         said_complex=preferred.get("complex_case"),
         reports=reports,
-        attributes=dict(sorted((k[1], v) for k, v in preferred.items() if isinstance(k, tuple))),
+        attributes=_attributes(preferred),
+        preferred=ranked,
     )
+
+
+def gather_after(prev: DossierFacts, e: HistoryEntry, policy: MergePolicy) -> DossierFacts | None:
+    """``gather((*prev.history, e), policy)`` computed from ``prev`` (the facts ``gather`` or this
+    gave for that history under ``policy``) when ``e`` is the last of its source's own order (the
+    common case, late against other sources included): only what ``e`` can change is computed
+    again, each piece by the function ``gather`` uses.
+
+    None when that does not hold or a clock is skewed (a skew reads every time shifted): the
+    caller gathers the whole history. A property test holds the two equal on any history.
+    """
+    if prev.skews or not prev.history:
+        return None
+    own = prev.grouped.get(e.source, [])
+    if own:
+        # e must come last in the source's own order, and keep that order's kind (``_source_order``).
+        last = own[-1]
+        if all(x.seq is not None for x in own):
+            if e.seq is None or _seq_key(e) <= _seq_key(last):
+                return None
+        elif e.order_key() <= last.order_key():
+            return None
+    history = list(prev.history)
+    bisect.insort(history, e, key=HistoryEntry.order_key)
+    ordered = tuple(history)
+    entries = [*own, e]
+    grouped = {**prev.grouped, e.source: entries}
+    # Per-source facts are kept in the order sources first appear in the timeline (``by_source``),
+    # which later steps iterate in: an entry that comes in before its source's others, and before
+    # another source's, moves its source up.
+    reorder = ordered[-1] is not e and (not own or e.order_key() < min(x.order_key() for x in own))
+    if reorder:
+        grouped = _in_order(grouped, ordered)
+    if clock_offsets(grouped, policy.source_priority, policy.conflicts):
+        return None
+    received_at = prev.received_at
+    if e.status == Status.RECEIVED or e.stated_received_at is not None:
+        received_at = receipt_time(grouped, policy) or _stated(ordered, policy)
+    ended_at = prev.ended_at
+    if e.status in ENDING or e.status == Status.RETURNED or e.stated_ended_at is not None:
+        ended_at = _ended(ordered)
+    ranked = dict(prev.preferred)
+    _offer_values(ranked, e, policy.rank(e.source))
+    preferred = {name: held[2] for name, held in ranked.items()}
+    procedure_code = preferred.get("procedure_code")
+    version = prev.version
+    rules = policy.rules
+    if rules is not None and (procedure_code != prev.procedure_code or received_at != prev.received_at):
+        version = rules.version(procedure_code, received_at)
+    pausing = rules.pausing(version) if rules else policy.pausing
+    pauses = prev.pauses
+    if (
+        version != prev.version
+        or e.status in pausing
+        or (own and own[-1].status in pausing)  # e may end the source's open pause
+        or e.stated_pause_start is not None
+    ):
+        found = derive_pauses(grouped, pausing, policy.source_priority)
+        pauses = _with_stated_pauses(found, ordered, pausing)
+    # Moments that are a minimum over the timeline are taken again by the same pass when e can
+    # be one: of equal instants the first in the timeline wins, and its UTC offset is the one shown.
+    letter_at = prev.letter_at if e.extended_due_at is None else _first_letter(ordered)
+    reports = prev.reports
+    if letter_at != prev.letter_at:
+        reports = _reports(grouped, letter_at)  # an earlier first letter: later dates drop out
+    elif e.due_at is not None and (letter_at is None or e.occurred_at < letter_at):
+        reports = {**reports, e.source: [*reports.get(e.source, ()), (e.occurred_at, e.due_at)]}
+    elif e.source not in reports:
+        reports = {**reports, e.source: []}
+    letters = prev.letters
+    if e.extended_due_at is not None:
+        letters = {
+            n: d for n in grouped
+            if (d := e.extended_due_at if n == e.source else prev.letters.get(n)) is not None
+        }  # fmt: skip
+    sources = {**prev.sources, **source_views({e.source: entries})}
+    first = prev.first_seen.get(e.source)
+    first_seen = {**prev.first_seen, e.source: e.ingested_at if first is None else min(first, e.ingested_at)}
+    if reorder:
+        reports, sources, first_seen = (_in_order(d, ordered) for d in (reports, sources, first_seen))
+        letters = _in_order(letters, ordered)  # (only the sources that sent one)
+    top = STAGE[prev.status] if prev.status is not None else -1
+    stage = STAGE[e.status]
+    status = prev.status if stage < top else e.status if stage > top else unified_status(ordered, policy)
+    unit = preferred.get("unit_code")
+    unit_code = prev.unit_code
+    if unit != _value(prev.preferred, "unit_code") or received_at != prev.received_at or ordered[0] is e:
+        unit_code = _unit(unit, ordered, received_at, policy)
+    channel = preferred.get("channel")
+    submitted_at = prev.submitted_at
+    if e.status == Status.SUBMITTED:
+        submitted_at = _first_time(ordered, {Status.SUBMITTED})
+    return DossierFacts(
+        history=ordered,
+        timeline=ordered,
+        grouped=grouped,
+        skews={},
+        sources=sources,
+        first_seen=first_seen,
+        status=status,
+        procedure_code=procedure_code,
+        unit_code=unit_code,
+        channel=channel if channel is not None else Channel.UNKNOWN,
+        submitted_at=submitted_at,
+        received_at=received_at,
+        ended_at=ended_at,
+        version=version,
+        pauses=pauses,
+        letters=letters,
+        letter_at=letter_at,
+        extended_due_at=preferred.get("extended_due_at"),
+        said_complex=preferred.get("complex_case"),
+        reports=reports,
+        attributes=_attributes(preferred) if e.indicators else prev.attributes,
+        preferred=ranked,
+    )
+
+
+def _in_order(by_name: dict[str, _V], timeline: Sequence[HistoryEntry]) -> dict[str, _V]:
+    """``by_name`` keyed in the order the sources first appear in ``timeline``."""
+    order = dict.fromkeys(e.source for e in timeline)
+    return {name: by_name[name] for name in order if name in by_name}
+
+
+def _value(ranked: dict[Any, tuple[int, Any, Any]], name: str) -> Any:
+    held = ranked.get(name)
+    return None if held is None else held[2]
+
+
+def _first_letter(timeline: Sequence[HistoryEntry]) -> datetime | None:
+    return min((e.occurred_at for e in timeline if e.extended_due_at is not None), default=None)
+
+
+def _reports(grouped: dict[str, list[HistoryEntry]], letter_at: datetime | None) -> Reports:
+    """Each system's computed dates, in its own order: those before the first apology letter
+    (after it a source shows the letter's date, a decision, on every update)."""
+    return {
+        name: [
+            (e.occurred_at, e.due_at)
+            for e in entries
+            if e.due_at is not None and (letter_at is None or e.occurred_at < letter_at)
+        ]
+        for name, entries in grouped.items()
+    }
+
+
+def _attributes(preferred: dict[Any, Any]) -> dict[str, str]:
+    return dict(sorted((k[1], v) for k, v in preferred.items() if isinstance(k, tuple)))
+
+
+def _ended(timeline: Sequence[HistoryEntry]) -> datetime | None:
+    """The end of processing: the first ending step (else a return), or an earlier stated end."""
+    ended_at = _first_time(timeline, ENDING) or _first_time(timeline, {Status.RETURNED})
+    stated_end = min((e.stated_ended_at for e in timeline if e.stated_ended_at is not None), default=None)
+    if stated_end is not None and (ended_at is None or stated_end < ended_at):
+        ended_at = stated_end  # the "result ready" update was lost, a later record states it
+    return ended_at
 
 
 def _source_order(entries: Sequence[HistoryEntry]) -> list[HistoryEntry]:
     """A source's own order: its sequence numbers when it has them (robust to its clock), else time."""
     if all(e.seq is not None for e in entries):
-        return sorted(entries, key=lambda e: (e.seq, e.occurred_at, e.event_id))
+        return sorted(entries, key=_seq_key)
     return sorted(entries, key=HistoryEntry.order_key)
+
+
+def _seq_key(e: HistoryEntry) -> tuple[int, datetime, str]:
+    return (e.seq or 0, e.occurred_at, e.event_id)  # only read when every entry has a number
 
 
 def by_source(history: Iterable[HistoryEntry]) -> dict[str, list[HistoryEntry]]:
@@ -187,33 +349,43 @@ def _first_time(
     return min(times) if times else None
 
 
-def _preferred_values(timeline: Sequence[HistoryEntry], policy: MergePolicy) -> dict[Any, Any]:
+def _preferred_values(
+    timeline: Sequence[HistoryEntry], policy: MergePolicy
+) -> dict[Any, tuple[int, OrderKey, Any]]:
     """Each value from the most trusted source that reports it (that source's latest report), in
     one pass over the timeline: the channel (UNKNOWN is not a report), procedure, unit code, apology
-    letter date, complex-case word, and each indicator attribute (keyed ``("attr", name)``)."""
+    letter date, complex-case word, and each indicator attribute (keyed ``("attr", name)``); with
+    the rank of the source and the order key of the entry it came from."""
     rank = policy.rank
-    best: dict[Any, tuple[int, Any]] = {}
-
-    def offer(name: Any, r: int, value: Any) -> None:
-        held = best.get(name)
-        if held is None or r <= held[0]:  # more trusted, or the same source later
-            best[name] = (r, value)
-
+    best: Ranked = {}
     for e in timeline:
-        r = rank(e.source)
-        if e.channel is not Channel.UNKNOWN:
-            offer("channel", r, e.channel)
-        if e.procedure_code is not None:
-            offer("procedure_code", r, e.procedure_code)
-        if e.unit_code is not None:
-            offer("unit_code", r, e.unit_code)
-        if e.extended_due_at is not None:
-            offer("extended_due_at", r, e.extended_due_at)
-        if e.complex_case is not None:
-            offer("complex_case", r, e.complex_case)
-        for key, value in e.indicators:
-            offer(("attr", key), r, value)
-    return {name: held[1] for name, held in best.items()}
+        _offer_values(best, e, rank(e.source))
+    return best
+
+
+def _offer_values(best: Ranked, e: HistoryEntry, r: int) -> None:
+    """Weigh the values ``e`` reports (from a source of rank ``r``) against those held: the more
+    trusted source wins, and between reports of the same rank the later one (``e`` may come in
+    before a held report: ``gather_after``)."""
+    key = e.order_key()
+
+    def offer(name: Any, value: Any) -> None:
+        held = best.get(name)
+        if held is None or r < held[0] or (r == held[0] and key > held[1]):
+            best[name] = (r, key, value)
+
+    if e.channel is not Channel.UNKNOWN:
+        offer("channel", e.channel)
+    if e.procedure_code is not None:
+        offer("procedure_code", e.procedure_code)
+    if e.unit_code is not None:
+        offer("unit_code", e.unit_code)
+    if e.extended_due_at is not None:
+        offer("extended_due_at", e.extended_due_at)
+    if e.complex_case is not None:
+        offer("complex_case", e.complex_case)
+    for name, value in e.indicators:
+        offer(("attr", name), value)
 
 
 def _unit(
