@@ -20,12 +20,12 @@ from hashlib import blake2b
 
 from streams.state import DossierState
 
-# A cached state's memory, estimated from its table bytes: about 2.8 times them (1,000 simulated
-# dossiers after five days, 6,538 bytes of JSON on average: 16,973 bytes decoded, 18,072 for a
+# A cached state's memory, estimated from its table bytes: about 2.4 times them (1,000 simulated
+# dossiers after five days, 7,705 bytes of JSON on average: 16,973 bytes decoded, 18,072 for a
 # state the worker derived, which holds the facts it was derived from; ``streams.derive``), plus
 # the entry's own bookkeeping. The cache is bounded by this estimate, not by a count of dossiers: a
 # dossier's history, and so its state, grows with every record.
-DECODED_PER_BYTE = 2.8
+DECODED_PER_BYTE = 2.4
 ENTRY_OVERHEAD = 200
 # The budget offline (replays, tests); the worker's comes from DONGBO_WORKER_STATE_CACHE_MIB, whose
 # default is this (a unit test holds them equal).

@@ -3,6 +3,7 @@ field by field, running no rule and losing nothing; the date a dossier is tracke
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -180,6 +181,39 @@ def test_the_table_serialisation_keeps_unicode_and_the_history():
     raw = state.dumps()
     assert "đã tiếp nhận".encode() in raw
     assert roundtrip(state).history == state.history
+
+
+def _as_written_before_orjson(state: DossierState) -> bytes:
+    """A table value as the worker wrote it until 2026-12-01: ``json`` of ``to_json`` and of each
+    history entry's ``to_json`` (empty fields left out, indicators as a mapping)."""
+    doc = state.to_json()
+    doc["evaluated_at"] = state.evaluated_at.isoformat() if state.evaluated_at else None
+    doc["history"] = [h.to_json() for h in state.history]
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def test_a_table_value_written_before_orjson_reads_back_the_same_state():
+    state = fold([
+        ev("onestop", "1", Status.RECEIVED, T0, source_status="đã tiếp nhận", due_at=T0 + timedelta(days=3),
+           attributes={"paid_online": "1", "documents_total": "3"}),
+        ev("portal", "1", Status.SUPPLEMENT_REQUESTED, T0 + timedelta(hours=2)),
+    ], T0 + timedelta(hours=3))  # fmt: skip
+    assert any(h.indicators for h in state.history)
+    old = DossierState.loads(_as_written_before_orjson(state))
+    assert old == state
+    assert old.history == state.history  # the indicators too, read from a mapping
+    assert DossierState.loads(state.dumps()) == state
+
+
+def test_the_table_value_is_the_fields_alone_not_what_rides_along():
+    # A derived state holds the facts it was derived from (streams.derive); a copy holds none.
+    later = T0 + timedelta(hours=1)
+    state = fold(
+        [ev("onestop", "1", Status.RECEIVED, T0), ev("civil", "1", Status.IN_PROGRESS, later)], later
+    )
+    assert len(vars(state)) > len(vars(replace(state)))
+    assert state.dumps() == replace(state).dumps()
+    assert set(json.loads(state.dumps())) == set(state.__dataclass_fields__)
 
 
 def test_a_required_time_missing_or_without_offset_is_refused():
