@@ -232,7 +232,7 @@ def _in_order(by_name: dict[str, _V], timeline: Sequence[HistoryEntry]) -> dict[
     return {name: by_name[name] for name in order if name in by_name}
 
 
-def _value(ranked: dict[Any, tuple[int, Any, Any]], name: str) -> Any:
+def _value(ranked: Ranked, name: str) -> Any:
     held = ranked.get(name)
     return None if held is None else held[2]
 
