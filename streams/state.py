@@ -386,8 +386,12 @@ class DossierState:
         history to re-derive from), written by orjson from the dataclasses themselves: the same
         names and values as ``to_json`` (times in ISO 8601 with their offset, enums by value), at
         an eighth of the cost of building the dicts for ``json`` (this runs for every state the
-        worker stores). Only fields are written, not what rides along (``streams.derive``)."""
-        return orjson.dumps(self)
+        worker stores). Only fields are written, not what rides along (``streams.derive``).
+
+        Copied once: the bytes orjson returns keep the whole buffer it wrote into allocated (~8 KB
+        for a 1.3 KB value, measured), and the table, Faust and the changelog producer hold values
+        long enough for that to be most of the worker's memory; the copy is exactly its length."""
+        return bytes(memoryview(orjson.dumps(self)))
 
     @classmethod
     def loads(cls, raw: bytes) -> DossierState:

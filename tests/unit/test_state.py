@@ -207,10 +207,9 @@ def test_a_table_value_written_before_orjson_reads_back_the_same_state():
 
 def test_the_table_value_is_the_fields_alone_not_what_rides_along():
     # A derived state holds the facts it was derived from (streams.derive); a copy holds none.
-    later = T0 + timedelta(hours=1)
-    state = fold(
-        [ev("onestop", "1", Status.RECEIVED, T0), ev("civil", "1", Status.IN_PROGRESS, later)], later
-    )
+    t1, t2 = T0 + timedelta(hours=1), T0 + timedelta(hours=2)
+    state = fold([ev("onestop", "1", Status.RECEIVED, T0), ev("civil", "1", Status.IN_PROGRESS, t1),
+                  ev("onestop", "2", Status.IN_PROGRESS, t2)], t2 + timedelta(hours=1))  # fmt: skip
     assert len(vars(state)) > len(vars(replace(state)))
     assert state.dumps() == replace(state).dumps()
     assert set(json.loads(state.dumps())) == set(state.__dataclass_fields__)
