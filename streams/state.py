@@ -370,7 +370,7 @@ class DossierState:
         }
 
     def to_json(self) -> dict[str, Any]:
-        """JSON for humans, Redis and the table (the table keeps the history too)."""
+        """JSON for humans and tools (the table writes the same names and values: ``dumps``)."""
         rec = self.to_record()
         for k in ("submitted_at", "received_at", "ended_at", "due_at", "last_event_at", "updated_at",
                   "extended_due_at"):  # fmt: skip
