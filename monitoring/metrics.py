@@ -28,6 +28,7 @@ class DongboMetrics:
     stream_time: Gauge
     misrouted: Counter
     consumer_skips: Counter
+    catch_up_steps: Counter
     conflicts: Counter
     alerts: Counter
     source_silence_seconds: Gauge
@@ -93,6 +94,12 @@ class DongboMetrics:
                 "Times the Kafka consumer delivered a partition's records with some missing (the "
                 "agent then reads the partition again from the first missing one)",
                 ["topic"],
+                registry=registry,
+            ),
+            catch_up_steps=Counter(
+                f"{prefix}_catch_up_steps",
+                "Steps stored after a batch to visit the rest of the moments a leap of time passed (the "
+                "first tick after a backlog, a replay's closing watermark), at most a batch's size each",
                 registry=registry,
             ),
             conflicts=Counter(

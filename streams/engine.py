@@ -109,10 +109,18 @@ class MergeEngine:
         expected_sources: tuple[str, ...] = (),
         cache_mib: int = DEFAULT_MIB,
         write_through: bool = True,
+        catch_up_limit: int | None = None,
     ) -> None:
         self.policy, self.table, self.partition_of = policy, table, partition_of
         self.expected_sources = expected_sources
         self.write_through = write_through
+        # At most this many moments visited between two ``take_writes`` (None: every one that has
+        # come, at once), besides those of an event's own dossier (they come before its event).
+        # A leap of time (the first tick after a backlog, a replay's closing watermark) can pass
+        # the moments of every open dossier at once; the worker stores what a bounded step
+        # produced before it visits more (``catch_up``), so its memory and batches stay bounded.
+        self.catch_up_limit = None if catch_up_limit is None else max(1, catch_up_limit)
+        self._visited = 0  # moments visited since the last take_writes
         self.timers: dict[int, TimerIndex] = {}
         self.clocks: dict[int, PartitionClock] = {}
         self.cache = StateCache(max_bytes=cache_mib * 1024**2)
@@ -155,8 +163,8 @@ class MergeEngine:
         clock = self._clock(partition)
         if clock.saw(event.source, event.ingested_at):
             self._put_clock(partition)
-        outputs = self._catch_up(partition)
         key = event.dossier_id.encode()
+        outputs = self._catch_up(partition, first=key)
         state = self.state(key)
         # Evaluated at the partition's time, never earlier than the dossier already was. Before
         # the time starts, at a moment before any capture: the record is only kept, it shows when
@@ -196,6 +204,17 @@ class MergeEngine:
             self._put_clock(partition)
         return self._catch_up(partition)
 
+    def behind(self, partition: int) -> bool:
+        """Whether moments up to the partition's time are still to be visited (``catch_up``)."""
+        now = self.clocks[partition].now if partition in self.clocks else None
+        index = self.timers.get(partition)
+        return now is not None and index is not None and index.has_due(now)
+
+    def catch_up(self, partition: int) -> list[Output]:
+        """The next moments up to the partition's time, as many as ``catch_up_limit`` still allows
+        before the next ``take_writes``."""
+        return self._catch_up(partition)
+
     def take_writes(self) -> list[tuple[int, bytes, bytes]]:
         """(partition, key, value) written since the last call, for the caller to store, in the
         order to store them: each partition's clock after its states. The changelog keeps a
@@ -209,6 +228,7 @@ class MergeEngine:
                 self.cache.put(key, raw, value)
             writes.append((p, key, raw))
         self._writes.clear()
+        self._visited = 0
         return sorted(writes, key=lambda w: is_meta(w[1]))  # stable: states first, in order
 
     def forget(self) -> None:
@@ -254,15 +274,27 @@ class MergeEngine:
             for _, k, raw in self.take_writes():
                 self.table[k] = raw  # assigned back, or it never reaches the changelog
 
-    def _catch_up(self, partition: int) -> list[Output]:
-        """Every moment up to the partition's time, in order, each evaluated at its own time (a
+    def _catch_up(self, partition: int, first: bytes | None = None) -> list[Output]:
+        """The moments up to the partition's time, in order, each evaluated at its own time (a
         near-deadline alert still fires before the overdue one when time leaps past both); a look
-        that schedules a further moment before then is visited in turn."""
+        that schedules a further moment before then is visited in turn. With a limit, as many as
+        it still allows, after every moment of dossier ``first`` (an event's own dossier: its
+        moments come before its event). Dossiers do not depend on one another: visiting one
+        dossier's moments ahead of another's changes no output, only the order they are sent in."""
         now = self.clocks[partition].now
         index = self.timers.get(partition)
         outputs: list[Output] = []
-        while now is not None and index is not None and (due := index.pop_next(now)) is not None:
+        if now is None or index is None:
+            return outputs
+        limit = self.catch_up_limit
+        if limit is not None and first is not None:
+            while (moment := index.pop_key(first, now)) is not None:
+                out = self._look_again(partition, first, moment)
+                if out is not None:
+                    outputs.append(out)
+        while (limit is None or self._visited < limit) and (due := index.pop_next(now)) is not None:
             key, moment = due
+            self._visited += 1
             out = self._look_again(partition, key, moment)
             if out is not None:
                 outputs.append(out)

@@ -96,6 +96,25 @@ class TimerIndex:
                 return key, datetime.fromtimestamp(ts, tz=now.tzinfo)
         return None
 
+    def pop_key(self, key: bytes, now: datetime) -> datetime | None:
+        """This dossier's moment when it is at or before ``now``, taken off the index (its heap
+        entry goes stale and is skipped); None when it has none that has come."""
+        ts = self._due.get(key)
+        if ts is None or ts > now.timestamp():
+            return None
+        del self._due[key]
+        return datetime.fromtimestamp(ts, tz=now.tzinfo)
+
+    def has_due(self, now: datetime) -> bool:
+        """Whether some dossier's moment is at or before ``now`` (stale heap entries dropped)."""
+        now_ts = now.timestamp()
+        while self._heap and self._heap[0][0] <= now_ts:
+            ts, key = self._heap[0]
+            if self._due.get(key) == ts:
+                return True
+            heapq.heappop(self._heap)
+        return False
+
     def clear(self) -> None:
         self._heap.clear()
         self._due.clear()

@@ -104,6 +104,7 @@ def install(dapp: DongboApp) -> None:
         expected_sources=ws.expected_sources,
         cache_mib=ws.state_cache_mib,
         write_through=False,  # stored after what they produced is acknowledged (below)
+        catch_up_limit=ws.batch_size,  # a leap of time is visited in steps of a batch (below)
     )
     assigned: set[object] = set()
     offsets = offset_guard(dapp.settings)
@@ -249,6 +250,31 @@ def install(dapp: DongboApp) -> None:
                 continue  # merged past a missing record, the outputs would differ: read again
             last_of[msg.partition] = event
             sent += await step(msg)
+        await store(sent, last_of, batch)
+        # A leap of time (the first tick after a backlog, a replay's closing watermark) can pass
+        # the moments of every open dossier of a partition: the batch above visited a batch's
+        # worth of them (``catch_up_limit``, besides its events' own dossiers'); the rest in steps
+        # of the same size, each stored like a batch before the next, so that memory and the wait
+        # for the broker stay those of a batch. A crash between steps loses nothing: the stored
+        # states carry their next moments, and the clock that passed them is stored with them.
+        # Only partitions this batch read: a table write goes to the changelog partition of the
+        # event it is made for (``acting_for``).
+        behind = [p for p in sorted(last_of) if engine.behind(p)]
+        while behind and not app.rebalancing:
+            sent = []
+            for p in behind:
+                for out in engine.catch_up(p):
+                    sent += await publish(out)
+            await store(sent, last_of, batch)
+            metrics.catch_up_steps.inc()
+            behind = [p for p in behind if engine.behind(p)]
+        for event in batch:
+            if not event.message.acked:  # not the records left for their second copy (``rewind``)
+                dapp.done[(event.message.topic, event.message.partition)] = event.message.offset
+
+    async def store(sent: list[Awaitable[Any]], last_of: dict[int, Any], batch: list[Any]) -> None:
+        """Publish each dossier's latest state, wait until every output is acknowledged, then store
+        the states and clocks that record them and wait for the changelog to have them."""
         for key, state in to_publish.items():
             value = codec.encode("vn.dongbo.DossierState", state.to_record())
             sent.append(await state_topic.send(key=key, value=value))
@@ -261,9 +287,6 @@ def install(dapp: DongboApp) -> None:
         # Faust's commit does not reliably wait for these (``streams.agents.acked_table``): the
         # batch's events are acknowledged only once the changelog has the states recording them.
         await table.changelog_acknowledged()
-        for event in batch:
-            if not event.message.acked:  # not the records left for their second copy (``rewind``)
-                dapp.done[(event.message.topic, event.message.partition)] = event.message.offset
 
     @app.timer(interval=2.0)
     async def merge_reads_again_if_stuck() -> None:

@@ -94,8 +94,10 @@ class Published:
 
 
 def run_with_crashes(
-    records: Path, end: datetime, seed: int, crashes: int
+    records: Path, end: datetime, seed: int, crashes: int, limit: int | None = None
 ) -> tuple[Published, dict[str, Any]]:
+    """``limit``: the engine's ``catch_up_limit``; as the worker does, the moments past it are
+    visited in further steps after the batch, each stored (or crashed in) like a batch."""
     rnd = random.Random(seed)
     logs = event_logs(records, rnd)
     changelog: dict[bytes, bytes] = {}
@@ -103,10 +105,28 @@ def run_with_crashes(
     published = Published()
     policy = worker_policy(SETTINGS)
     left = crashes
+
+    def store(engine: MergeEngine, table: dict[bytes, bytes]) -> bool:
+        """The step's writes stored, or a crash part-way (True)."""
+        nonlocal left
+        writes = engine.take_writes()
+        if left and rnd.random() < 0.2:
+            left -= 1
+            by_partition: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
+            for p, key, raw in writes:
+                by_partition[p].append((key, raw))
+            for items in by_partition.values():
+                changelog.update(items[: rnd.randint(0, len(items))])
+            return True
+        for _, key, raw in writes:
+            table[key] = changelog[key] = raw
+        return False
+
     while True:
         table = dict(changelog)  # recovered from the changelog alone
         engine = MergeEngine(policy, table, lambda key: partition_of(key, PARTITIONS),
-                             expected_sources=LIVE_SYSTEMS, write_through=False)  # fmt: skip
+                             expected_sources=LIVE_SYSTEMS, write_through=False,
+                             catch_up_limit=limit)  # fmt: skip
         position = dict(committed)
         crashed = False
         while not crashed and (open_ := [p for p in logs if position[p] < len(logs[p])]):
@@ -119,23 +139,22 @@ def run_with_crashes(
                 open_ = [p for p in logs if position[p] < len(logs[p])]
             for p, event in batch:
                 published.add(engine.on_event(p, event).outputs)
-            writes = engine.take_writes()
-            if left and rnd.random() < 0.2:
-                left, crashed = left - 1, True
-                by_partition: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
-                for p, key, raw in writes:
-                    by_partition[p].append((key, raw))
-                for items in by_partition.values():
-                    changelog.update(items[: rnd.randint(0, len(items))])
-                continue
-            for _, key, raw in writes:
-                table[key] = changelog[key] = raw
-            if rnd.random() < 0.5:
+            crashed = store(engine, table)
+            behind = sorted({p for p, _ in batch})
+            while not crashed and (behind := [p for p in behind if engine.behind(p)]):
+                for p in behind:
+                    published.add(engine.catch_up(p))
+                crashed = store(engine, table)
+            if not crashed and rnd.random() < 0.5:
                 committed = dict(position)
         if crashed:
             continue
         for p in range(PARTITIONS):
             published.add(engine.advance(p, end))
+            while engine.behind(p):
+                for _, key, raw in engine.take_writes():
+                    table[key] = changelog[key] = raw
+                published.add(engine.catch_up(p))
         for _, key, raw in engine.take_writes():
             table[key] = changelog[key] = raw
         states = {s.dossier_id: state_json(s.to_record()) for s in engine.states()}
@@ -146,10 +165,16 @@ def comparable(state: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in state.items() if k not in ("version", "updated_at")}
 
 
-@pytest.mark.parametrize("seed", range(1, 6))
-def test_crashes_change_no_output(simulated: tuple[Path, datetime, ReplayResult], seed: int) -> None:
+@pytest.mark.parametrize(
+    ("seed", "limit"), [(1, None), (2, None), (3, None), (4, None), (5, None), (6, 5), (7, 5), (8, 40)]
+)
+def test_crashes_change_no_output(
+    simulated: tuple[Path, datetime, ReplayResult], seed: int, limit: int | None
+) -> None:
+    """``limit``: moments visited in bounded steps (the worker's ``catch_up_limit``), crashes
+    between the steps too."""
     records, end, reference = simulated
-    published, states = run_with_crashes(records, end, seed, crashes=10)
+    published, states = run_with_crashes(records, end, seed, crashes=10, limit=limit)
 
     assert Counter(published.alerts.items()) == Counter(((d, k), at) for d, k, at in reference.alert_log)
     want_conflicts = {(d, key, since, change): at for d, change, key, since, at in reference.conflict_log}

@@ -144,3 +144,69 @@ def test_a_record_not_visible_yet_is_still_rejected_at_once() -> None:
     assert step.rejected is not None and step.rejected.reason == "merge_rejected"
     state = engine.state(D.encode())
     assert state is not None and [h.source for h in state.history] == ["onestop"]
+
+
+def _dossiers_on_one_partition(n: int) -> tuple[int, list[str]]:
+    names = [f"000.00.15.H17-260109-{i:04d}" for i in range(12 * n)]
+    p = partition_of(names[0].encode(), 12)
+    return p, [d for d in names if partition_of(d.encode(), 12) == p][:n]
+
+
+def _store(engine: MergeEngine) -> int:
+    """What the worker does at the end of a step: the writes handed over to the table."""
+    writes = engine.take_writes()
+    for _, key, raw in writes:
+        engine.table[key] = raw
+    return len(writes)
+
+
+def _look_agains(outputs: list) -> list[tuple[str, object, tuple[str, ...]]]:
+    return [(o.state.dossier_id, o.at, tuple(o.alerts)) for o in outputs]
+
+
+def test_a_leap_of_time_is_visited_in_bounded_steps_with_the_same_outputs() -> None:
+    p, dossiers = _dossiers_on_one_partition(40)
+    leap = datetime(2026, 1, 20, tzinfo=VN_TZ)  # past every near-deadline and overdue moment
+    whole = MergeEngine(POLICY, {}, lambda key: partition_of(key, 12), write_through=False)
+    steps = MergeEngine(POLICY, {}, lambda key: partition_of(key, 12), write_through=False, catch_up_limit=7)
+    for engine in (whole, steps):
+        for d in dossiers:
+            engine.on_event(p, received(d))
+        _store(engine)
+    reference = whole.advance(p, leap)
+    assert not whole.behind(p) and len(reference) >= 2 * len(dossiers)  # near-deadline, overdue each
+
+    got, sizes = steps.advance(p, leap), []
+    sizes.append(len(got))
+    while steps.behind(p) and len(sizes) < 1000:
+        _store(steps)  # stored: the budget is a step's again
+        more = steps.catch_up(p)
+        sizes.append(len(more))
+        got += more
+    assert max(sizes) <= 7 and len(sizes) >= len(reference) / 7  # a look gives at most one output
+    assert sorted(_look_agains(got)) == sorted(_look_agains(reference))
+    # each dossier's own moments still in order: near-deadline before overdue
+    for d in dossiers:
+        assert [a for o in got if o.state.dossier_id == d for a in o.alerts] == ["near_deadline", "overdue"]
+    assert steps.catch_up(p) == [] and _store(steps) > 0
+
+
+def test_an_events_own_dossier_has_its_moments_first_when_the_step_is_spent() -> None:
+    p, dossiers = _dossiers_on_one_partition(10)
+    engine = MergeEngine(POLICY, {}, lambda key: partition_of(key, 12), write_through=False, catch_up_limit=3)
+    for d in dossiers:
+        engine.on_event(p, received(d))
+    _store(engine)
+    # a record of the last dossier, captured after both its moments: its alerts come before it
+    late = datetime(2026, 1, 16, 9, 0, tzinfo=VN_TZ)
+    done = replace(received(dossiers[-1]), source_event_id="2", event_id="", source_seq=2,
+                   status=Status.RESULT_READY, occurred_at=late, ingested_at=late)  # fmt: skip
+    outs = engine.on_event(p, done).outputs
+    mine = [o for o in outs if o.state.dossier_id == dossiers[-1]]
+    assert [a for o in mine for a in o.alerts] == ["near_deadline", "overdue"]
+    assert mine[-1].applied and mine[-1].state.status is Status.RESULT_READY
+    others = [o for o in outs if o.state.dossier_id != dossiers[-1]]
+    assert len(others) == 3 and engine.behind(p)  # the step's budget; the rest wait for a stored step
+    assert engine.catch_up(p) == []  # nothing more before the writes are taken
+    _store(engine)
+    assert len(engine.catch_up(p)) == 3
