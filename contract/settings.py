@@ -189,6 +189,12 @@ class WorkerSettings(BaseSettings):
     batch_within: float = Field(
         0.05, description="merge: seconds a batch waits to fill before it is processed"
     )
+    catch_up_step: int = Field(
+        2000,
+        ge=1,
+        description="merge: most moments visited between two stores when time leaps (the end of a "
+        "backlog, a replay's closing watermark); the rest in further steps, each stored",
+    )
     state_cache_mib: int = Field(
         192,
         ge=1,

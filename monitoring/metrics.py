@@ -99,7 +99,8 @@ class DongboMetrics:
             catch_up_steps=Counter(
                 f"{prefix}_catch_up_steps",
                 "Steps stored after a batch to visit the rest of the moments a leap of time passed (the "
-                "first tick after a backlog, a replay's closing watermark), at most a batch's size each",
+                "first tick after a backlog, a replay's closing watermark), each of at most "
+                "DONGBO_WORKER_CATCH_UP_STEP moments",
                 registry=registry,
             ),
             conflicts=Counter(

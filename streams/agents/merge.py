@@ -104,7 +104,7 @@ def install(dapp: DongboApp) -> None:
         expected_sources=ws.expected_sources,
         cache_mib=ws.state_cache_mib,
         write_through=False,  # stored after what they produced is acknowledged (below)
-        catch_up_limit=ws.batch_size,  # a leap of time is visited in steps of a batch (below)
+        catch_up_limit=ws.catch_up_step,  # a leap of time is visited in steps (below)
     )
     assigned: set[object] = set()
     offsets = offset_guard(dapp.settings)
@@ -252,10 +252,10 @@ def install(dapp: DongboApp) -> None:
             sent += await step(msg)
         await store(sent, last_of, batch)
         # A leap of time (the first tick after a backlog, a replay's closing watermark) can pass
-        # the moments of every open dossier of a partition: the batch above visited a batch's
+        # the moments of every open dossier of a partition: the batch above visited a step's
         # worth of them (``catch_up_limit``, besides its events' own dossiers'); the rest in steps
-        # of the same size, each stored like a batch before the next, so that memory and the wait
-        # for the broker stay those of a batch. A crash between steps loses nothing: the stored
+        # of the same size, each stored like a batch before the next, so that memory stays
+        # bounded and each wait for the broker covers a step. A crash between steps loses nothing: the stored
         # states carry their next moments, and the clock that passed them is stored with them.
         # Only partitions this batch read: a table write goes to the changelog partition of the
         # event it is made for (``acting_for``).
