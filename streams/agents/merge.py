@@ -253,12 +253,12 @@ def install(dapp: DongboApp) -> None:
         await store(sent, last_of, batch)
         # A leap of time (the first tick after a backlog, a replay's closing watermark) can pass
         # the moments of every open dossier of a partition: the batch above visited a step's
-        # worth of them (``catch_up_limit``, besides its events' own dossiers'); the rest in steps
-        # of the same size, each stored like a batch before the next, so that memory stays
-        # bounded and each wait for the broker covers a step. A crash between steps loses nothing: the stored
-        # states carry their next moments, and the clock that passed them is stored with them.
-        # Only partitions this batch read: a table write goes to the changelog partition of the
-        # event it is made for (``acting_for``).
+        # worth of them (``catch_up_limit``, besides its events' own dossiers'); the rest in
+        # steps of the same size, each stored like a batch before the next, so that memory stays
+        # bounded and each wait for the broker covers a step. A crash between steps loses
+        # nothing: the stored states carry their next moments, and the clock that passed them is
+        # stored with them. Only partitions this batch read: a table write goes to the changelog
+        # partition of the event it is made for (``acting_for``).
         behind = [p for p in sorted(last_of) if engine.behind(p)]
         while behind and not app.rebalancing:
             sent = []
