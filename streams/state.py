@@ -164,38 +164,6 @@ class HistoryEntry:
         # the order total so every worker derives the same state.
         return (self.occurred_at, self.seq if self.seq is not None else -1, self.event_id)
 
-    def to_json(self) -> dict[str, Any]:
-        """The entry as JSON with its empty fields left out: the table's history format until
-        2026-12-01 (``from_json`` still reads it; ``DossierState.dumps`` now writes every field)."""
-        return {
-            "event_id": self.event_id,
-            "source": self.source,
-            "status": self.status.value,
-            "occurred_at": to_iso(self.occurred_at),
-            "ingested_at": to_iso(self.ingested_at),
-            "seq": self.seq,
-            "source_status": self.source_status,
-            "due_at": to_iso(self.due_at),
-            "overdue": self.overdue,
-            "procedure_code": self.procedure_code,
-            "unit_code": self.unit_code,
-            "channel": self.channel.value,
-            "extended_due_at": to_iso(self.extended_due_at),
-            # Rarely set, and this runs for every entry on every event: written only when set.
-            **({} if self.complex_case is None else {"complex_case": self.complex_case}),
-            **{
-                k: to_iso(v)
-                for k, v in (
-                    ("stated_received_at", self.stated_received_at),
-                    ("stated_pause_start", self.stated_pause_start),
-                    ("stated_pause_end", self.stated_pause_end),
-                    ("stated_ended_at", self.stated_ended_at),
-                )
-                if v is not None
-            },
-            **({"indicators": dict(self.indicators)} if self.indicators else {}),
-        }
-
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> HistoryEntry:
         return cls(

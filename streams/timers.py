@@ -74,27 +74,14 @@ class TimerIndex:
         if ts is None or moment.timestamp() < ts:
             self.schedule(key, moment)
 
-    def pop_due(self, now: datetime, limit: int = 10_000) -> list[bytes]:
-        """Dossiers whose moment has come, each once; stale heap entries are skipped."""
-        out: list[bytes] = []
-        now_ts = now.timestamp()
-        while self._heap and self._heap[0][0] <= now_ts and len(out) < limit:
-            ts, key = heapq.heappop(self._heap)
-            if self._due.get(key) == ts:
-                del self._due[key]
-                out.append(key)
-        return out
-
     def pop_next(self, now: datetime) -> tuple[bytes, datetime] | None:
         """The earliest dossier whose moment is at or before ``now``, with that moment (stream
         time visits moments one by one, in order, each at its own time)."""
-        now_ts = now.timestamp()
-        while self._heap and self._heap[0][0] <= now_ts:
-            ts, key = heapq.heappop(self._heap)
-            if self._due.get(key) == ts:
-                del self._due[key]
-                return key, datetime.fromtimestamp(ts, tz=now.tzinfo)
-        return None
+        if not self.has_due(now):
+            return None
+        ts, key = heapq.heappop(self._heap)  # has_due left a live entry on top
+        del self._due[key]
+        return key, datetime.fromtimestamp(ts, tz=now.tzinfo)
 
     def pop_key(self, key: bytes, now: datetime) -> datetime | None:
         """This dossier's moment when it is at or before ``now``, taken off the index (its heap

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from streams.legal import LegalRules
 from streams.merge import apply_event, evaluate
 from streams.merge_policy import DEFAULT_POLICY
-from streams.model import VN_TZ, Channel, DossierEvent, Outcome, Status
+from streams.model import VN_TZ, Channel, DossierEvent, Outcome, Status, to_iso
 from streams.state import Conflict, Discrepancy, DossierState, HistoryEntry, Pause, SourceView
 
 POLICY = replace(DEFAULT_POLICY, rules=LegalRules.packaged())
@@ -183,12 +183,31 @@ def test_the_table_serialisation_keeps_unicode_and_the_history():
     assert roundtrip(state).history == state.history
 
 
+def _entry_as_written_before_orjson(h: HistoryEntry) -> dict[str, object]:
+    """A history entry as the table kept it until 2026-12-01: the rarely set fields left out when
+    empty, indicators as a mapping (the writer that made it, ``HistoryEntry.to_json``, is gone;
+    ``from_json`` still reads its values)."""
+    return {
+        "event_id": h.event_id, "source": h.source, "status": h.status.value,
+        "occurred_at": to_iso(h.occurred_at), "ingested_at": to_iso(h.ingested_at), "seq": h.seq,
+        "source_status": h.source_status, "due_at": to_iso(h.due_at), "overdue": h.overdue,
+        "procedure_code": h.procedure_code, "unit_code": h.unit_code, "channel": h.channel.value,
+        "extended_due_at": to_iso(h.extended_due_at),
+        **({} if h.complex_case is None else {"complex_case": h.complex_case}),
+        **{k: to_iso(v) for k, v in (
+            ("stated_received_at", h.stated_received_at), ("stated_pause_start", h.stated_pause_start),
+            ("stated_pause_end", h.stated_pause_end), ("stated_ended_at", h.stated_ended_at),
+        ) if v is not None},
+        **({"indicators": dict(h.indicators)} if h.indicators else {}),
+    }  # fmt: skip
+
+
 def _as_written_before_orjson(state: DossierState) -> bytes:
     """A table value as the worker wrote it until 2026-12-01: ``json`` of ``to_json`` and of each
-    history entry's ``to_json`` (empty fields left out, indicators as a mapping)."""
+    history entry in the format above."""
     doc = state.to_json()
     doc["evaluated_at"] = state.evaluated_at.isoformat() if state.evaluated_at else None
-    doc["history"] = [h.to_json() for h in state.history]
+    doc["history"] = [_entry_as_written_before_orjson(h) for h in state.history]
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -232,7 +251,7 @@ def test_history_entry_takes_the_events_stated_moments():
     h = HistoryEntry.of_event(e)
     assert (h.seq, h.stated_pause_start, h.stated_pause_end) == (7, asked, answered)
     assert h.complex_case is True and h.event_id == e.event_id
-    assert HistoryEntry.from_json(h.to_json()) == h
+    assert DossierState.loads(DossierState(dossier_id="x", history=(h,)).dumps()).history == (h,)
 
 
 def test_history_is_ordered_by_event_time_then_the_sources_sequence():
